@@ -1,0 +1,88 @@
+/*
+ * guestkit/guestkit.h - the GuestKit guest runtime: boot information,
+ * shutdown, and the small freestanding libc an image (and Embedded Swift)
+ * needs.
+ *
+ * An image provides `void gk_main(void)`. GuestKit's _start switches to its
+ * own 64 KiB stack, records start_info and calls gk_main(); when gk_main
+ * returns the domain is powered off.
+ */
+#ifndef GUESTKIT_GUESTKIT_H
+#define GUESTKIT_GUESTKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/sched.h>
+#include <xen/version.h>
+#include <xen/errno.h>
+#include <guestkit/hypercall.h>
+#include <guestkit/console.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Virtual address GuestKit images are linked at (= the VIRT_BASE note). */
+#define GUESTKIT_VIRT_BASE      0x400000UL
+/* Size of the stack _start switches to. */
+#define GUESTKIT_STACK_SIZE     (64 * 1024)
+/* Size of the static heap behind malloc/posix_memalign. */
+#define GUESTKIT_HEAP_SIZE      (256 * 1024)
+
+/* ---- boot information ---------------------------------------------------- */
+
+/* start_info as handed over in RSI (set before gk_main runs). */
+extern start_info_t *gk_start_info;
+/* Stack pointer at entry: the top of the builder's one-page boot stack. */
+extern unsigned long gk_boot_rsp;
+
+/* The domain's command line (start_info.cmd_line), always NUL-terminated. */
+const char *gk_cmdline(void);
+
+/* Provided by the image. */
+void gk_main(void);
+
+/* Called by _start; calls gk_main() then powers off. */
+void guestkit_main(start_info_t *si) __attribute__((noreturn));
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* Flush the console and stop the domain with SHUTDOWN_* `reason`. */
+void gk_shutdown(unsigned int reason) __attribute__((noreturn));
+/* gk_shutdown(SHUTDOWN_poweroff). */
+void gk_poweroff(void) __attribute__((noreturn));
+/* Print "<msg>" and gk_shutdown(SHUTDOWN_crash). */
+void gk_panic(const char *msg) __attribute__((noreturn));
+
+/* ---- minimal libc (also what Embedded Swift links against) ----------------- */
+
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *__restrict dst, const void *__restrict src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+
+/* First-fit free-list allocator over a static GUESTKIT_HEAP_SIZE heap.
+ * posix_memalign returns 0, XEN_EINVAL-valued 22 (bad alignment) or
+ * 12 (out of memory), like POSIX's EINVAL/ENOMEM. */
+int posix_memalign(void **memptr, size_t alignment, size_t size);
+void *malloc(size_t size);
+void *calloc(size_t nmemb, size_t size);
+void *realloc(void *ptr, size_t size);
+void free(void *ptr);
+/* Bytes currently free in the heap (for tests and diagnostics). */
+size_t gk_heap_free_bytes(void);
+
+/* Fills buf with pseudo-random bytes (fixed seed; not for secrets).
+ * Embedded Swift's hashing asks for it. */
+void arc4random_buf(void *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GUESTKIT_GUESTKIT_H */

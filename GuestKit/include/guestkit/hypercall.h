@@ -1,0 +1,153 @@
+/*
+ * guestkit/hypercall.h - issuing Xen hypercalls from a 64-bit PV guest.
+ *
+ * Two ways in:
+ *
+ *  - through the hypercall page (the normal way): `call hypercall_page+nr*32`.
+ *    The hypervisor fills slot nr with
+ *        push %rcx; push %r11; mov $nr,%eax; syscall; pop %r11; pop %rcx; ret
+ *    so the number goes in rax and arguments 1..5 in rdi rsi rdx r10 r8;
+ *    the result comes back in rax (negative XEN_Exxx on failure).
+ *    _hypercall0.._hypercall5 do this; `nr` must be a constant expression
+ *    (it becomes the call's displacement) below 128 and not __HYPERVISOR_iret.
+ *
+ *  - with an inline `syscall` (what current Linux does), which can carry any
+ *    64-bit number: guestkit_raw_syscall5().
+ *
+ * The hypervisor may overwrite every argument register (a debug Xen poisons
+ * them), and SYSCALL/SYSRET destroy rcx and r11, so all of them are treated
+ * as clobbered, as is memory (hypercalls read and write guest buffers).
+ *
+ * Requires code built with -mno-red-zone: the `call` pushes a return
+ * address below the stack pointer.
+ */
+#ifndef GUESTKIT_HYPERCALL_H
+#define GUESTKIT_HYPERCALL_H
+
+#include <xen/xen.h>
+
+#ifndef __ASSEMBLY__
+
+/* 4 KiB page-aligned page in .text, filled by the hypervisor at load time
+ * (defined in arch/x86_64/start.S, named by the HYPERCALL_PAGE note). */
+extern char hypercall_page[];
+
+/* Compile-time check that `nr` names a page slot that may be called. */
+#define _GK_HC_CHECK(nr)                                                      \
+    _Static_assert((nr) >= 0 && (nr) < 128 && (nr) != __HYPERVISOR_iret,      \
+                   "hypercall number has no callable hypercall_page slot")
+
+#define _GK_HC_CALL  "call hypercall_page + %c[_gk_off]"
+
+#define _hypercall0(nr) __extension__ ({                                      \
+    _GK_HC_CHECK(nr);                                                         \
+    long _gk_res;                                                             \
+    __asm__ __volatile__ (_GK_HC_CALL                                         \
+        : "=a" (_gk_res)                                                      \
+        : "0" ((long)(nr)), [_gk_off] "i" ((nr) * 32)                         \
+        : "rdi", "rsi", "rdx", "r10", "r8", "rcx", "r11", "memory");          \
+    _gk_res;                                                                  \
+})
+
+#define _hypercall1(nr, a1) __extension__ ({                                  \
+    _GK_HC_CHECK(nr);                                                         \
+    long _gk_res, _gk_1 = (long)(a1);                                         \
+    __asm__ __volatile__ (_GK_HC_CALL                                         \
+        : "=a" (_gk_res), "+D" (_gk_1)                                        \
+        : "0" ((long)(nr)), [_gk_off] "i" ((nr) * 32)                         \
+        : "rsi", "rdx", "r10", "r8", "rcx", "r11", "memory");                 \
+    _gk_res;                                                                  \
+})
+
+#define _hypercall2(nr, a1, a2) __extension__ ({                              \
+    _GK_HC_CHECK(nr);                                                         \
+    long _gk_res, _gk_1 = (long)(a1), _gk_2 = (long)(a2);                     \
+    __asm__ __volatile__ (_GK_HC_CALL                                         \
+        : "=a" (_gk_res), "+D" (_gk_1), "+S" (_gk_2)                          \
+        : "0" ((long)(nr)), [_gk_off] "i" ((nr) * 32)                         \
+        : "rdx", "r10", "r8", "rcx", "r11", "memory");                        \
+    _gk_res;                                                                  \
+})
+
+#define _hypercall3(nr, a1, a2, a3) __extension__ ({                          \
+    _GK_HC_CHECK(nr);                                                         \
+    long _gk_res, _gk_1 = (long)(a1), _gk_2 = (long)(a2),                     \
+         _gk_3 = (long)(a3);                                                  \
+    __asm__ __volatile__ (_GK_HC_CALL                                         \
+        : "=a" (_gk_res), "+D" (_gk_1), "+S" (_gk_2), "+d" (_gk_3)            \
+        : "0" ((long)(nr)), [_gk_off] "i" ((nr) * 32)                         \
+        : "r10", "r8", "rcx", "r11", "memory");                               \
+    _gk_res;                                                                  \
+})
+
+/* r10 and r8 have no constraint letter: bind them with register variables,
+ * assigned only after every argument expression has been evaluated. */
+#define _hypercall4(nr, a1, a2, a3, a4) __extension__ ({                      \
+    _GK_HC_CHECK(nr);                                                         \
+    long _gk_res, _gk_1 = (long)(a1), _gk_2 = (long)(a2),                     \
+         _gk_3 = (long)(a3), _gk_t4 = (long)(a4);                             \
+    register long _gk_4 __asm__("r10") = _gk_t4;                              \
+    __asm__ __volatile__ (_GK_HC_CALL                                         \
+        : "=a" (_gk_res), "+D" (_gk_1), "+S" (_gk_2), "+d" (_gk_3),           \
+          "+r" (_gk_4)                                                        \
+        : "0" ((long)(nr)), [_gk_off] "i" ((nr) * 32)                         \
+        : "r8", "rcx", "r11", "memory");                                      \
+    _gk_res;                                                                  \
+})
+
+#define _hypercall5(nr, a1, a2, a3, a4, a5) __extension__ ({                  \
+    _GK_HC_CHECK(nr);                                                         \
+    long _gk_res, _gk_1 = (long)(a1), _gk_2 = (long)(a2),                     \
+         _gk_3 = (long)(a3), _gk_t4 = (long)(a4), _gk_t5 = (long)(a5);        \
+    register long _gk_4 __asm__("r10") = _gk_t4;                              \
+    register long _gk_5 __asm__("r8") = _gk_t5;                               \
+    __asm__ __volatile__ (_GK_HC_CALL                                         \
+        : "=a" (_gk_res), "+D" (_gk_1), "+S" (_gk_2), "+d" (_gk_3),           \
+          "+r" (_gk_4), "+r" (_gk_5)                                          \
+        : "0" ((long)(nr)), [_gk_off] "i" ((nr) * 32)                         \
+        : "rcx", "r11", "memory");                                            \
+    _gk_res;                                                                  \
+})
+
+/*
+ * Hypercall `nr` (any 64-bit value, including ones beyond the page's 128
+ * slots or with high bits set) by an inline SYSCALL, as Linux >= 6.13 does.
+ * Unused arguments may be passed as 0.
+ */
+static inline long guestkit_raw_syscall5(unsigned long nr, long a1, long a2,
+                                         long a3, long a4, long a5)
+{
+    long res;
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    __asm__ __volatile__ ("syscall"
+        : "=a" (res), "+D" (a1), "+S" (a2), "+d" (a3), "+r" (r10), "+r" (r8)
+        : "0" (nr)
+        : "rcx", "r11", "memory");
+    return res;
+}
+
+/* ---- typed wrappers for the hypercalls GuestKit uses ------------------- */
+
+/* console_io(cmd, count, buffer): CONSOLEIO_write -> 0,
+ * CONSOLEIO_read -> bytes read. */
+static inline int HYPERVISOR_console_io(int cmd, int count, char *buf)
+{
+    return (int)_hypercall3(__HYPERVISOR_console_io, cmd, count, buf);
+}
+
+/* xen_version(cmd, arg): see <xen/version.h>. */
+static inline int HYPERVISOR_xen_version(int cmd, void *arg)
+{
+    return (int)_hypercall2(__HYPERVISOR_xen_version, cmd, arg);
+}
+
+/* sched_op(cmd, arg): see <xen/sched.h>. */
+static inline int HYPERVISOR_sched_op(int cmd, void *arg)
+{
+    return (int)_hypercall2(__HYPERVISOR_sched_op, cmd, arg);
+}
+
+#endif /* !__ASSEMBLY__ */
+
+#endif /* GUESTKIT_HYPERCALL_H */

@@ -1,0 +1,211 @@
+/*
+ * xen/xen.h - core of Xen's guest ABI as seen by a 64-bit x86 PV guest.
+ *
+ * GuestKit's own rendering of the definitions in Xen's public xen.h (plus the
+ * x86-64 bits of arch-x86/xen-x86_64.h that a PV kernel needs). Numbers,
+ * names and layouts follow Xen exactly so that code written against Xen's
+ * headers compiles unchanged; the text is ours.
+ *
+ * Usable from C, from assembly (__ASSEMBLY__ hides the types) and from Swift
+ * through the clang importer.
+ */
+#ifndef GUESTKIT_XEN_XEN_H
+#define GUESTKIT_XEN_XEN_H
+
+#ifdef __ASSEMBLY__
+#define _GK_XEN_UL(x) x
+#else
+#define _GK_XEN_UL(x) x##UL
+#include <stdint.h>
+#endif
+
+/* ------------------------------------------------------------------------
+ * Hypercall numbers. A 64-bit PV guest issues hypercall N with SYSCALL in
+ * guest-kernel mode (rax = N, args rdi rsi rdx r10 r8, result in rax), or by
+ * calling slot N (offset N*32) of its hypercall page. Numbers never move.
+ * ---------------------------------------------------------------------- */
+#define __HYPERVISOR_set_trap_table                 0
+#define __HYPERVISOR_mmu_update                     1
+#define __HYPERVISOR_set_gdt                        2
+#define __HYPERVISOR_stack_switch                   3
+#define __HYPERVISOR_set_callbacks                  4
+#define __HYPERVISOR_fpu_taskswitch                 5
+#define __HYPERVISOR_sched_op_compat                6   /* legacy; see sched_op */
+#define __HYPERVISOR_platform_op                    7
+#define __HYPERVISOR_set_debugreg                   8
+#define __HYPERVISOR_get_debugreg                   9
+#define __HYPERVISOR_update_descriptor             10
+/* 11 has never been assigned: always -ENOSYS. */
+#define __HYPERVISOR_memory_op                     12
+#define __HYPERVISOR_multicall                     13
+#define __HYPERVISOR_update_va_mapping             14
+#define __HYPERVISOR_set_timer_op                  15
+#define __HYPERVISOR_event_channel_op_compat       16   /* legacy */
+#define __HYPERVISOR_xen_version                   17
+#define __HYPERVISOR_console_io                    18
+#define __HYPERVISOR_physdev_op_compat             19   /* legacy */
+#define __HYPERVISOR_grant_table_op                20
+#define __HYPERVISOR_vm_assist                     21
+#define __HYPERVISOR_update_va_mapping_otherdomain 22
+#define __HYPERVISOR_iret                          23   /* jumped to, never called */
+#define __HYPERVISOR_vcpu_op                       24
+#define __HYPERVISOR_set_segment_base              25   /* x86-64 PV only */
+#define __HYPERVISOR_mmuext_op                     26
+#define __HYPERVISOR_xsm_op                        27
+#define __HYPERVISOR_nmi_op                        28
+#define __HYPERVISOR_sched_op                      29
+#define __HYPERVISOR_callback_op                   30
+#define __HYPERVISOR_xenoprof_op                   31
+#define __HYPERVISOR_event_channel_op              32
+#define __HYPERVISOR_physdev_op                    33
+#define __HYPERVISOR_hvm_op                        34
+#define __HYPERVISOR_sysctl                        35
+#define __HYPERVISOR_domctl                        36
+#define __HYPERVISOR_kexec_op                      37
+#define __HYPERVISOR_tmem_op                       38
+#define __HYPERVISOR_argo_op                       39
+#define __HYPERVISOR_xenpmu_op                     40
+#define __HYPERVISOR_dm_op                         41
+#define __HYPERVISOR_hypfs_op                      42
+
+/* 48..55 are reserved for architecture-specific calls. */
+#define __HYPERVISOR_arch_0                        48
+#define __HYPERVISOR_arch_1                        49
+#define __HYPERVISOR_arch_2                        50
+#define __HYPERVISOR_arch_3                        51
+#define __HYPERVISOR_arch_4                        52
+#define __HYPERVISOR_arch_5                        53
+#define __HYPERVISOR_arch_6                        54
+#define __HYPERVISOR_arch_7                        55
+
+/* x86 names for the architecture-specific slots. */
+#define __HYPERVISOR_mca                           __HYPERVISOR_arch_0
+#define __HYPERVISOR_paging_domctl_cont            __HYPERVISOR_arch_1
+
+/* ------------------------------------------------------------------------
+ * console_io (18): (cmd, count, buffer). Writes/reads the hypervisor's own
+ * console. CONSOLEIO_write returns 0; CONSOLEIO_read returns the number of
+ * bytes stored in buffer (0 when nothing is pending).
+ * ---------------------------------------------------------------------- */
+#define CONSOLEIO_write         0
+#define CONSOLEIO_read          1
+
+/* ------------------------------------------------------------------------
+ * Domain identifiers. Real domains are 0 .. DOMID_FIRST_RESERVED-1.
+ * ---------------------------------------------------------------------- */
+#define DOMID_FIRST_RESERVED    0x7FF0
+#define DOMID_SELF              0x7FF0    /* the calling domain */
+#define DOMID_IO                0x7FF1
+#define DOMID_XEN               0x7FF2
+#define DOMID_COW               0x7FF3
+#define DOMID_INVALID           0x7FF4
+#define DOMID_ANY               0x7FF5
+#define DOMID_IDLE              0x7FFF
+#define DOMID_MASK              0x7FFF
+
+/* ------------------------------------------------------------------------
+ * x86-64 PV address space and flat segments (arch-x86/xen-x86_64.h).
+ * ---------------------------------------------------------------------- */
+#define HYPERVISOR_VIRT_START   _GK_XEN_UL(0xFFFF800000000000)
+#define HYPERVISOR_VIRT_END     _GK_XEN_UL(0xFFFF880000000000)
+#define MACH2PHYS_VIRT_START    _GK_XEN_UL(0xFFFF800000000000)
+#define MACH2PHYS_VIRT_END      _GK_XEN_UL(0xFFFF804000000000)
+
+#define FLAT_RING3_CS32         0xe023  /* GDT index 7172 */
+#define FLAT_RING3_CS64         0xe033  /* GDT index 7174 */
+#define FLAT_RING3_DS32         0xe02b  /* GDT index 7173 */
+#define FLAT_RING3_DS64         0x0000  /* null selector */
+#define FLAT_RING3_SS32         0xe02b
+#define FLAT_RING3_SS64         0xe02b
+#define FLAT_KERNEL_CS64        FLAT_RING3_CS64
+#define FLAT_KERNEL_DS64        FLAT_RING3_DS64
+#define FLAT_KERNEL_SS64        FLAT_RING3_SS64
+#define FLAT_KERNEL_CS          FLAT_KERNEL_CS64
+#define FLAT_KERNEL_DS          FLAT_KERNEL_DS64
+#define FLAT_KERNEL_SS          FLAT_KERNEL_SS64
+#define FLAT_USER_CS64          FLAT_RING3_CS64
+#define FLAT_USER_DS64          FLAT_RING3_DS64
+#define FLAT_USER_SS64          FLAT_RING3_SS64
+#define FLAT_USER_CS            FLAT_USER_CS64
+#define FLAT_USER_DS            FLAT_USER_DS64
+#define FLAT_USER_SS            FLAT_USER_SS64
+
+/* ------------------------------------------------------------------------
+ * start_info flags (start_info.flags).
+ * ---------------------------------------------------------------------- */
+#define SIF_PRIVILEGED          (1 << 0)  /* domain may use privileged ops */
+#define SIF_INITDOMAIN          (1 << 1)  /* this is the initial control domain */
+#define SIF_MULTIBOOT_MOD       (1 << 2)  /* mod_start is a multiboot module list */
+#define SIF_MOD_START_PFN       (1 << 3)  /* mod_start is a PFN, not a virtual address */
+#define SIF_VIRT_P2M_4TOOLS     (1 << 4)  /* p2m list is virtually mapped for tools */
+#define SIF_PM_MASK             (0xFF << 8) /* reserved for power management */
+
+#define MAX_GUEST_CMDLINE       1024
+
+#ifndef __ASSEMBLY__
+
+typedef unsigned long xen_pfn_t;     /* a frame number (an MFN for PV) */
+typedef unsigned long xen_ulong_t;
+typedef uint16_t domid_t;
+typedef uint32_t evtchn_port_t;
+typedef uint8_t xen_domain_handle_t[16];
+
+/*
+ * Guest handles: on x86-64 a handle is a struct wrapping one pointer, which
+ * keeps different handle types from being mixed by accident.
+ */
+#define ___DEFINE_XEN_GUEST_HANDLE(name, type) \
+    typedef struct { type *p; } __guest_handle_ ## name
+#define __DEFINE_XEN_GUEST_HANDLE(name, type) \
+    ___DEFINE_XEN_GUEST_HANDLE(name, type); \
+    ___DEFINE_XEN_GUEST_HANDLE(const_ ## name, const type)
+#define DEFINE_XEN_GUEST_HANDLE(name)   __DEFINE_XEN_GUEST_HANDLE(name, name)
+#define XEN_GUEST_HANDLE(name)          __guest_handle_ ## name
+#define set_xen_guest_handle(hnd, val)  do { (hnd).p = (val); } while (0)
+
+__DEFINE_XEN_GUEST_HANDLE(uchar, unsigned char);
+__DEFINE_XEN_GUEST_HANDLE(uint, unsigned int);
+DEFINE_XEN_GUEST_HANDLE(char);
+DEFINE_XEN_GUEST_HANDLE(int);
+DEFINE_XEN_GUEST_HANDLE(void);
+DEFINE_XEN_GUEST_HANDLE(uint64_t);
+DEFINE_XEN_GUEST_HANDLE(xen_pfn_t);
+DEFINE_XEN_GUEST_HANDLE(xen_ulong_t);
+DEFINE_XEN_GUEST_HANDLE(evtchn_port_t);
+
+/*
+ * struct start_info - handed to a PV guest at boot (RSI = its virtual
+ * address). 1168 bytes on x86-64. Fields up to and including `console` are
+ * rewritten on every boot and resume; the rest only on first boot.
+ */
+struct start_info {
+    char magic[32];             /*   0: "xen-3.0-x86_64" (NUL-terminated)   */
+    unsigned long nr_pages;     /*  32: pages allocated to the domain       */
+    unsigned long shared_info;  /*  40: MACHINE address of shared_info      */
+    uint32_t flags;             /*  48: SIF_*                               */
+    xen_pfn_t store_mfn;        /*  56: MFN of the xenstore ring            */
+    uint32_t store_evtchn;      /*  64: event channel of the xenstore ring  */
+    union {
+        struct {
+            xen_pfn_t mfn;      /*  72: MFN of the console ring             */
+            uint32_t evtchn;    /*  80: event channel of the console ring   */
+        } domU;
+        struct {
+            uint32_t info_off;  /*  72: offset of console_info in here      */
+            uint32_t info_size; /*  76: size of console_info                */
+        } dom0;
+    } console;
+    unsigned long pt_base;      /*  88: VIRTUAL address of the boot L4      */
+    unsigned long nr_pt_frames; /*  96: number of boot page-table frames    */
+    unsigned long mfn_list;     /* 104: VIRTUAL address of the p2m list     */
+    unsigned long mod_start;    /* 112: VIRTUAL address (or PFN) of initrd  */
+    unsigned long mod_len;      /* 120: initrd size in bytes                */
+    char cmd_line[MAX_GUEST_CMDLINE]; /* 128: NUL-terminated command line   */
+    unsigned long first_p2m_pfn;/* 1152: first PFN of a separate p2m, or 0  */
+    unsigned long nr_p2m_frames;/* 1160: frames of that p2m                 */
+};
+typedef struct start_info start_info_t;
+
+#endif /* !__ASSEMBLY__ */
+
+#endif /* GUESTKIT_XEN_XEN_H */

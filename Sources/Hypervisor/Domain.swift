@@ -1,0 +1,127 @@
+import Dispatch
+import HyperABI
+import Synchronization
+
+/// How a domain's life ended, or that it has not yet.
+public enum DomainState: Sendable, Equatable, CustomStringConvertible {
+    /// Built, not started.
+    case created
+    case running
+    /// The guest asked to stop (SCHEDOP_shutdown).
+    case shutdown(ShutdownReason)
+    /// The hypervisor ended it; the report says why.
+    case crashed(String)
+    /// Destroyed from Dom0 while it ran.
+    case destroyed
+
+    public var description: String {
+        switch self {
+        case .created: "created"
+        case .running: "running"
+        case .shutdown(let r): "shutdown (\(r))"
+        case .crashed: "crashed"
+        case .destroyed: "destroyed"
+        }
+    }
+
+    /// True once the domain can run no more.
+    public var isFinal: Bool {
+        switch self { case .created, .running: false; default: true }
+    }
+}
+
+/// A guest domain: its memory, vCPUs, console and lifecycle. Built and steered through `DomainControl`.
+public final class Domain: @unchecked Sendable {
+    public let id: UInt16
+    public let name: String
+    /// Xen's domain handle (a UUID), returned by XENVER_guest_handle.
+    public let handle: [UInt8]
+    public let memory: MachineMemory
+    /// PFN → MFN: the domain's pseudo-physical memory (fixed size in this version).
+    public let p2m: [UInt64]
+    /// The shared_info frame: the domain's, but not in its p2m (as on Xen).
+    public let sharedInfoMFN: UInt64
+    public let console = DomainConsole()
+    public private(set) var vcpus: [VCPU] = []
+    /// Set once the platform has created the VM.
+    var vm: (any VirtualMachine)?
+    weak var hypervisor: Hypervisor?
+
+    private let stateLock = Mutex<DomainState>(.created)
+    private let crashLock = Mutex<CrashReport?>(nil)
+    private let running = Atomic<Int>(0)
+    private let finished = DispatchGroup()
+
+    init(id: UInt16, name: String, handle: [UInt8], memory: MachineMemory, p2m: [UInt64], sharedInfoMFN: UInt64, vcpuCount: Int) {
+        self.id = id
+        self.name = name
+        self.handle = handle
+        self.memory = memory
+        self.p2m = p2m
+        self.sharedInfoMFN = sharedInfoMFN
+        self.vcpus = (0..<vcpuCount).map { VCPU(id: $0, domain: self) }
+        finished.enter()
+    }
+
+    public var state: DomainState { stateLock.withLock { $0 } }
+    /// The crash report, when the hypervisor ended the domain.
+    public var crashReport: CrashReport? { crashLock.withLock { $0 } }
+    /// Number of pages of pseudo-physical memory.
+    public var nrPages: Int { p2m.count }
+    /// "domain 3 (hello-c)", for messages.
+    public var label: String { "domain \(id) (\(name))" }
+
+    /// Blocks until the domain has stopped and its resources are released.
+    public func waitUntilFinished() { finished.wait() }
+
+    /// Waits at most `seconds`; true if the domain finished.
+    public func waitUntilFinished(seconds: Double) -> Bool {
+        finished.wait(timeout: .now() + seconds) == .success
+    }
+
+    /// Records the final state (first one wins) and asks every vCPU to stop.
+    func end(_ final: DomainState) {
+        let changed = stateLock.withLock { s -> Bool in
+            guard !s.isFinal else { return false }
+            s = final
+            return true
+        }
+        guard changed else { return }
+        for v in vcpus {
+            v.stopRequested.store(true, ordering: .releasing)
+            vm?.kick(v)
+        }
+    }
+
+    /// Ends the domain with a report of why (vector, RIP, registers …).
+    public func crash(_ report: CrashReport) {
+        crashLock.withLock { if $0 == nil { $0 = report } }
+        end(.crashed(report.summary))
+    }
+
+    func markRunning() -> Bool {
+        stateLock.withLock { s in
+            guard s == .created else { return false }
+            s = .running
+            return true
+        }
+    }
+
+    func vcpuStarted() { running.add(1, ordering: .relaxed) }
+
+    /// Called by the platform's vCPU thread as its last act. The last one out releases the domain.
+    public func vcpuDidStop(_ vcpu: VCPU) {
+        vcpu.stoppedNanos.store(monotonicNanos(), ordering: .relaxed)
+        if running.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { release() }
+    }
+
+    /// Frees the VM and every frame; the console log stays readable.
+    func release() {
+        if !state.isFinal { end(.destroyed) }
+        vm?.destroy()
+        vm = nil
+        hypervisor?.frames.release(p2m + [sharedInfoMFN], from: id)
+        hypervisor?.domainFinished(self)
+        finished.leave()
+    }
+}

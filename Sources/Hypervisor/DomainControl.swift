@@ -1,0 +1,143 @@
+import HyperABI
+
+/// Dom0's privileged interface (Xen's domctl and foreign-memory access): everything the toolstack
+/// needs to build and steer a domain, with the same checks a hypercall would make.
+public struct DomainControl: Sendable {
+    let hypervisor: Hypervisor
+
+    /// Creates an empty domain with `pages` of RAM (allocated now) and a VM on the platform.
+    public func createDomain(name: String, pages: Int, vcpus: Int = 1, handle: [UInt8]? = nil) throws(HypervisorError) -> Domain {
+        guard pages > 0, vcpus == 1 else {
+            throw HypervisorError(.EINVAL, "domain \"\(name)\"", "create",
+                                  pages <= 0 ? "memory must be at least one page" : "only 1 vCPU per domain is supported so far")
+        }
+        let frames = hypervisor.frames
+        let domain = try hypervisor.register { (id) throws(HypervisorError) -> Domain in
+            let mfns = try frames.allocate(pages + 1, for: id)
+            let p2m = Array(mfns.dropLast())
+            for (pfn, mfn) in p2m.enumerated() { frames.setM2P(mfn: mfn, pfn: UInt64(pfn)) }
+            let shared = mfns.last!
+            let d = Domain(id: id, name: name, handle: handle ?? DomainControl.randomHandle(), memory: frames.memory,
+                           p2m: p2m, sharedInfoMFN: shared, vcpuCount: vcpus)
+            d.hypervisor = hypervisor
+            // Xen's builder leaves every vCPU's events masked at entry.
+            for v in 0..<SharedInfoLayout.legacyMaxVCPUs {
+                var one: UInt8 = 1
+                withUnsafeBytes(of: &one) {
+                    _ = frames.memory.write(mfn: shared, offset: v * VCPUInfoLayout.size + VCPUInfoLayout.upcallMask, bytes: $0)
+                }
+            }
+            return d
+        }
+        do {
+            domain.vm = try hypervisor.platform.createVM(for: domain)
+        } catch {
+            domain.release()
+            throw error
+        }
+        return domain
+    }
+
+    /// Writes bytes into a domain's pseudo-physical page `pfn` (Dom0's foreign mapping).
+    public func write(_ domain: Domain, pfn: Int, offset: Int = 0, bytes: UnsafeRawBufferPointer) throws(HypervisorError) {
+        let mfn = try frame(domain, pfn: pfn, "write")
+        guard offset >= 0, offset + bytes.count <= 4096, domain.memory.write(mfn: mfn, offset: offset, bytes: bytes) else {
+            throw HypervisorError(.EINVAL, domain.label, "write \(bytes.count) bytes at pfn \(pfn)+\(offset)", "crosses the page")
+        }
+    }
+
+    /// Writes an array into page `pfn` of `domain`.
+    public func write(_ domain: Domain, pfn: Int, offset: Int = 0, bytes: [UInt8]) throws(HypervisorError) {
+        let failure = bytes.withUnsafeBytes { raw -> HypervisorError? in
+            do throws(HypervisorError) { try write(domain, pfn: pfn, offset: offset, bytes: raw); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Reads bytes from a domain's pseudo-physical page `pfn`.
+    public func read(_ domain: Domain, pfn: Int, offset: Int = 0, into buffer: UnsafeMutableRawBufferPointer) throws(HypervisorError) {
+        let mfn = try frame(domain, pfn: pfn, "read")
+        guard domain.memory.read(mfn: mfn, offset: offset, into: buffer) else {
+            throw HypervisorError(.EINVAL, domain.label, "read \(buffer.count) bytes at pfn \(pfn)+\(offset)", "crosses the page")
+        }
+    }
+
+    /// Fills page `pfn` of `domain` with Xen's 64-bit PV hypercall stubs (XEN_DOMCTL_hypercall_init).
+    /// Slot i: push %rcx; push %r11; mov $i,%eax; syscall; pop %r11; pop %rcx; ret.
+    /// Slot 23 (iret) is jumped to with the frame already pushed: push %rcx; push %r11; push %rax; mov $23,%eax; syscall.
+    public func initHypercallPage(_ domain: Domain, pfn: Int) throws(HypervisorError) {
+        var page = [UInt8](repeating: 0xcc, count: 4096)
+        for i in 0..<Hypercall.pageSlots {
+            let n = UInt8(i)
+            let stub: [UInt8] = i == Int(Hypercall.iret.rawValue)
+                ? [0x51, 0x41, 0x53, 0x50, 0xb8, n, 0, 0, 0, 0x0f, 0x05]
+                : [0x51, 0x41, 0x53, 0xb8, n, 0, 0, 0, 0x0f, 0x05, 0x41, 0x5b, 0x59, 0xc3]
+            page.replaceSubrange(i * Hypercall.slotSize..<i * Hypercall.slotSize + stub.count, with: stub)
+        }
+        try write(domain, pfn: pfn, bytes: page)
+    }
+
+    /// Sets vCPU state before the domain first runs (XEN_DOMCTL_setvcpucontext). The kernel L4 must be
+    /// one of the domain's frames; the hypervisor installs its own slots (256–271) in it.
+    public func setVCPUContext(_ domain: Domain, vcpu: Int, _ context: VCPUContext) throws(HypervisorError) {
+        guard vcpu >= 0, vcpu < domain.vcpus.count else {
+            throw HypervisorError(.EINVAL, domain.label, "set vcpu \(vcpu) context", "no such vcpu")
+        }
+        guard domain.state == .created else {
+            throw HypervisorError(.EBUSY, domain.label, "set vcpu \(vcpu) context", "domain already started")
+        }
+        let l4 = context.kernelL4
+        guard hypervisor.frames.owner(of: l4) == domain.id, l4 != domain.sharedInfoMFN else {
+            throw HypervisorError(.EINVAL, domain.label, "set vcpu \(vcpu) context", "L4 frame 0x\(String(l4, radix: 16)) is not the domain's RAM")
+        }
+        guard PVLayout.isCanonical(context.registers.rip), PVLayout.isCanonical(context.registers.rsp) else {
+            throw HypervisorError(.EINVAL, domain.label, "set vcpu \(vcpu) context", "non-canonical rip or rsp")
+        }
+        for slot in PVLayout.firstReservedL4Slot...PVLayout.lastReservedL4Slot {
+            domain.memory.writeWord(mfn: l4, offset: slot * 8, 0)
+        }
+        for (slot, entry) in hypervisor.platform.hypervisorL4Entries() {
+            domain.memory.writeWord(mfn: l4, offset: slot * 8, entry)
+        }
+        domain.vcpus[vcpu].context = context
+    }
+
+    /// Starts the domain's vCPUs.
+    public func unpause(_ domain: Domain) throws(HypervisorError) {
+        guard domain.markRunning(), let vm = domain.vm else {
+            throw HypervisorError(.EINVAL, domain.label, "unpause", "domain is \(domain.state), not freshly built")
+        }
+        for v in domain.vcpus {
+            domain.vcpuStarted()
+            do {
+                try vm.start(v)
+            } catch {
+                domain.crash(CrashReport(cause: .fatalExit("could not start vcpu \(v.id): \(error)"), vcpu: v.id, registers: v.context.registers))
+                domain.vcpuDidStop(v)
+                throw error
+            }
+        }
+    }
+
+    /// Ends a domain now, whatever it is doing; its memory returns to the host.
+    public func destroy(_ domain: Domain) {
+        let neverStarted = domain.state == .created
+        domain.end(.destroyed)
+        if neverStarted { domain.release() }
+    }
+
+    private func frame(_ domain: Domain, pfn: Int, _ op: String) throws(HypervisorError) -> UInt64 {
+        guard pfn >= 0, pfn < domain.p2m.count else {
+            throw HypervisorError(.EINVAL, domain.label, "\(op) pfn \(pfn)", "outside its \(domain.p2m.count) pages")
+        }
+        return domain.p2m[pfn]
+    }
+
+    static func randomHandle() -> [UInt8] {
+        var g = SystemRandomNumberGenerator()
+        var h = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+        h[6] = (h[6] & 0x0f) | 0x40   // UUID version 4
+        h[8] = (h[8] & 0x3f) | 0x80
+        return h
+    }
+}

@@ -1,0 +1,50 @@
+import HyperABI
+
+/// What the platform does after the core handled an exit.
+public enum VCPUAction: Sendable {
+    /// Enter the guest again.
+    case resume
+    /// Leave the run loop: the domain ended (or is ending).
+    case stop
+}
+
+extension Domain {
+    /// Handles a hypercall: `rax` = number, `rdi rsi rdx r10 r8` = arguments, as Xen's x86-64 PV ABI.
+    /// On return `rax` holds the result and `rip`/`rflags` are set as SYSRET would set them
+    /// (RIP ← RCX, RFLAGS ← R11 with IF forced on and IOPL/NT/VM cleared, as Xen does since XSA-202).
+    /// Runs on the vCPU's thread; allocates nothing.
+    @inline(__always)
+    public func hypercall(_ vcpu: VCPU, _ regs: inout CPURegisters) -> VCPUAction {
+        if vcpu.firstHypercallNanos.load(ordering: .relaxed) == 0 {
+            vcpu.firstHypercallNanos.store(monotonicNanos(), ordering: .relaxed)
+        }
+        let nr = regs.rax
+        vcpu.counters[Int(min(nr, UInt64(Hypercall.statisticsBuckets)))] &+= 1
+        let result: UInt64
+        do {
+            result = try dispatch(nr, vcpu, &regs)
+        } catch {
+            result = error.hypercallResult
+        }
+        regs.rax = result
+        regs.rip = regs.rcx
+        regs.rflags = (regs.r11 & ~Self.rflagsForcedClear) | Self.rflagsForcedSet
+        return vcpu.stopRequested.load(ordering: .acquiring) ? .stop : .resume
+    }
+
+    /// IOPL (12–13), NT (14), RF (16), VM (17).
+    static let rflagsForcedClear: UInt64 = 0x3000 | 0x4000 | 0x10000 | 0x20000
+    /// IF (9) and the always-one bit 1.
+    static let rflagsForcedSet: UInt64 = 0x200 | 0x2
+
+    /// The hypercall table: one line per implemented call, everything else is -ENOSYS.
+    @inline(__always)
+    private func dispatch(_ nr: UInt64, _ vcpu: VCPU, _ regs: inout CPURegisters) throws(XenErrno) -> UInt64 {
+        switch Hypercall(rawValue: nr) {
+        case .xenVersion: try xenVersion(vcpu, command: regs.rdi, argument: regs.rsi)
+        case .consoleIO: try consoleIO(vcpu, command: regs.rdi, count: regs.rsi, buffer: regs.rdx)
+        case .schedOp: try schedOp(vcpu, command: regs.rdi, argument: regs.rsi)
+        default: throw .ENOSYS
+        }
+    }
+}

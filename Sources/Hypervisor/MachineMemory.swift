@@ -1,0 +1,98 @@
+import CHost
+import Glibc
+import HyperABI
+
+/// All machine memory: one memfd whose 4 KiB frames are the MFNs PV guests see.
+///
+/// This is one of the few types doing raw pointer work: every access is bounds-checked
+/// against the frame count here, so callers deal only in MFNs and offsets.
+public final class MachineMemory: @unchecked Sendable {
+    /// The memfd backing machine memory (mapped again by the platform into each domain's window).
+    public let fd: Int32
+    /// Total number of frames.
+    public let frameCount: Int
+    /// Size in bytes.
+    public var byteCount: Int { frameCount << 12 }
+    // Immutable after init; the mapping lives as long as this object.
+    private let base: UnsafeMutableRawPointer
+
+    /// Creates `bytes` of machine memory (rounded down to whole frames). Sparse: untouched frames cost nothing.
+    public init(bytes: Int) throws(HypervisorError) {
+        let frames = bytes >> 12
+        guard frames > 0 else {
+            throw HypervisorError(.EINVAL, "machine memory", "create", "size \(bytes) is smaller than one frame")
+        }
+        let fd = chost_memfd_create("swiftxen-machine-memory")
+        guard fd >= 0 else { throw HypervisorError(errno: errno, "machine memory", "memfd_create") }
+        guard ftruncate(fd, off_t(frames << 12)) == 0 else {
+            let e = errno; close(fd)
+            throw HypervisorError(errno: e, "machine memory", "ftruncate to \(frames << 12) bytes")
+        }
+        let p = mmap(nil, frames << 12, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            let e = errno; close(fd)
+            throw HypervisorError(errno: e, "machine memory", "mmap \(frames << 12) bytes")
+        }
+        self.fd = fd
+        self.frameCount = frames
+        self.base = p
+    }
+
+    /// Bytes of machine memory the host has really allocated (the memfd's blocks).
+    public var allocatedBytes: Int { Int(chost_allocated_bytes(fd)) }
+
+    deinit {
+        munmap(base, byteCount)
+        close(fd)
+    }
+
+    @inline(__always) func isValid(_ mfn: UInt64) -> Bool { mfn < UInt64(frameCount) }
+
+    /// Host pointer to byte `offset` of frame `mfn`; nil when out of range.
+    @inline(__always) func pointer(mfn: UInt64, offset: Int = 0) -> UnsafeMutableRawPointer? {
+        guard mfn < UInt64(frameCount), offset >= 0, offset < 4096 else { return nil }
+        return base + (Int(mfn) << 12) + offset
+    }
+
+    /// Reads the 8-byte little-endian word at `offset` (8-aligned) of frame `mfn`.
+    @inline(__always) public func readWord(mfn: UInt64, offset: Int) -> UInt64? {
+        guard offset & 7 == 0, let p = pointer(mfn: mfn, offset: offset) else { return nil }
+        return p.load(as: UInt64.self)
+    }
+
+    /// Writes an 8-byte word at `offset` (8-aligned) of frame `mfn`.
+    @discardableResult
+    @inline(__always) public func writeWord(mfn: UInt64, offset: Int, _ value: UInt64) -> Bool {
+        guard offset & 7 == 0, let p = pointer(mfn: mfn, offset: offset) else { return false }
+        p.storeBytes(of: value, as: UInt64.self)
+        return true
+    }
+
+    /// Copies bytes into one frame; refuses a copy that would cross the frame's end.
+    @discardableResult
+    public func write(mfn: UInt64, offset: Int, bytes: UnsafeRawBufferPointer) -> Bool {
+        guard offset >= 0, offset + bytes.count <= 4096, let p = pointer(mfn: mfn) else { return false }
+        if let src = bytes.baseAddress, bytes.count > 0 { (p + offset).copyMemory(from: src, byteCount: bytes.count) }
+        return true
+    }
+
+    /// Copies bytes out of one frame; refuses a copy that would cross the frame's end.
+    @discardableResult
+    public func read(mfn: UInt64, offset: Int, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard offset >= 0, offset + buffer.count <= 4096, let p = pointer(mfn: mfn) else { return false }
+        if let dst = buffer.baseAddress, buffer.count > 0 { dst.copyMemory(from: p + offset, byteCount: buffer.count) }
+        return true
+    }
+
+    /// Zeroes a whole frame.
+    public func zero(mfn: UInt64) {
+        guard let p = pointer(mfn: mfn) else { return }
+        memset(p, 0, 4096)
+    }
+
+    /// Gives a frame's memory back to the host (the memfd block is deallocated; the frame reads as zero).
+    public func release(mfn: UInt64) {
+        guard isValid(mfn) else { return }
+        _ = chost_punch_hole(fd, Int64(mfn << 12), 4096)
+    }
+}

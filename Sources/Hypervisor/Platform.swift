@@ -1,0 +1,28 @@
+/// What the core needs from the machinery that runs guest code (KVM in production, a fake in tests).
+public protocol Platform: AnyObject, Sendable {
+    /// A short name for logs, e.g. "kvm".
+    var name: String { get }
+    /// Entries the platform owns in L4 slots 256–271 of every guest L4: its stub and the read-only M2P.
+    func hypervisorL4Entries() -> [(slot: Int, entry: UInt64)]
+    /// Creates the virtual machine that will run `domain`'s vCPUs.
+    func createVM(for domain: Domain) throws(HypervisorError) -> any VirtualMachine
+}
+
+/// One domain's virtual machine on the platform.
+public protocol VirtualMachine: AnyObject, Sendable {
+    /// Starts `vcpu` on its own thread, in the state `vcpu.context` describes.
+    /// The thread calls `Domain.vcpuDidStop` when it ends.
+    func start(_ vcpu: VCPU) throws(HypervisorError)
+    /// Forces `vcpu` out of guest code soon, so it notices a stop request.
+    func kick(_ vcpu: VCPU)
+    /// Frees the VM; called once, after every vCPU thread has ended.
+    func destroy()
+}
+
+/// The state a vCPU starts in (the part of Xen's `vcpu_guest_context` this hypervisor uses so far).
+public struct VCPUContext: Sendable, Equatable {
+    public var registers = CPURegisters()
+    /// Machine frame of the kernel L4 (CR3).
+    public var kernelL4: UInt64 = 0
+    public init() {}
+}

@@ -1,0 +1,81 @@
+import Glibc
+import Hypervisor
+
+/// A domain's guest-physical view of machine memory: a host range as large as machine memory in which
+/// only the frames the domain may touch are mapped (from the memfd, at GPA = MFN × 4096); the rest
+/// stays inaccessible, so a stray access fails in KVM_RUN instead of reaching another domain's memory.
+final class GuestWindow: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    /// Reserves the window and maps `frames` read-write and `readOnlyFrames` read-only.
+    init(memory: MachineMemory, frames: [UInt64], readOnlyFrames: Range<UInt64>, label: String) throws(HypervisorError) {
+        size = memory.byteCount
+        guard let p = mmap(nil, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), p != MAP_FAILED else {
+            throw HypervisorError(errno: errno, label, "reserve a \(size >> 20) MiB guest-physical window")
+        }
+        base = p
+        do throws(HypervisorError) {
+            if !readOnlyFrames.isEmpty {
+                try map(memory, run: readOnlyFrames, prot: PROT_READ, label: label)
+            }
+            for run in GuestWindow.runs(frames.sorted()) {
+                try map(memory, run: run, prot: PROT_READ | PROT_WRITE, label: label)
+            }
+        } catch {
+            munmap(base, size)
+            throw error
+        }
+    }
+
+    deinit { munmap(base, size) }
+
+    private func map(_ memory: MachineMemory, run: Range<UInt64>, prot: Int32, label: String) throws(HypervisorError) {
+        let offset = Int(run.lowerBound) << 12
+        let length = run.count << 12
+        let r = mmap(base + offset, length, prot, MAP_SHARED | MAP_FIXED, memory.fd, off_t(offset))
+        guard r != MAP_FAILED else {
+            throw HypervisorError(errno: errno, label, "map machine frames 0x\(String(run.lowerBound, radix: 16))+\(run.count)")
+        }
+    }
+
+    /// Consecutive frames merged into ranges (input sorted).
+    static func runs(_ sorted: [UInt64]) -> [Range<UInt64>] {
+        var out: [Range<UInt64>] = []
+        var start: UInt64? = nil
+        var end: UInt64 = 0
+        for f in sorted {
+            if let s = start, f == end {
+                end = f + 1
+                _ = s
+            } else {
+                if let s = start { out.append(s..<end) }
+                start = f
+                end = f + 1
+            }
+        }
+        if let s = start { out.append(s..<end) }
+        return out
+    }
+}
+
+/// An anonymous host mapping holding one VM's copy of the stub region.
+final class StubMemory: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+
+    init(_ template: StubRegion, label: String) throws(HypervisorError) {
+        guard let p = mmap(nil, StubRegion.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+            throw HypervisorError(errno: errno, label, "allocate the stub region")
+        }
+        base = p
+        template.image.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: StubRegion.size) }
+    }
+
+    deinit { munmap(base, StubRegion.size) }
+
+    /// Reads `count` little-endian words at `offset`.
+    func words(at offset: Int, count: Int) -> [UInt64] {
+        precondition(offset >= 0 && offset + count * 8 <= StubRegion.size && offset & 7 == 0)
+        return (0..<count).map { (base + offset + $0 * 8).load(as: UInt64.self) }
+    }
+}

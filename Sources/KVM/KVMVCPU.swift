@@ -1,0 +1,77 @@
+import CKVM
+import Glibc
+import HyperABI
+import Hypervisor
+import Synchronization
+
+/// A vCPU's KVM side: its fd, its kvm_run area, its thread and the exit loop.
+final class KVMVCPU: @unchecked Sendable {
+    unowned let vm: KVMVirtualMachine
+    let vcpu: VCPU
+    let fd: Int32
+    let run: UnsafeMutablePointer<kvm_run>
+    let runSize: Int
+    /// The thread while it runs; kicks go to it only while it is alive.
+    private let thread = Mutex<pthread_t?>(nil)
+
+    init(vm: KVMVirtualMachine, vcpu: VCPU) throws(HypervisorError) {
+        self.vm = vm
+        self.vcpu = vcpu
+        let fd = ckvm_create_vcpu(vm.fd, Int32(vcpu.id))
+        guard fd >= 0 else { throw HypervisorError(errno: -fd, vm.label, "KVM_CREATE_VCPU \(vcpu.id)") }
+        runSize = Int(vm.platform.device.runSize)
+        guard let run = ckvm_map_run(fd, Int32(runSize)) else {
+            let e = errno
+            Glibc.close(fd)
+            throw HypervisorError(errno: e, vm.label, "mmap kvm_run of vcpu \(vcpu.id)")
+        }
+        self.fd = fd
+        self.run = run
+    }
+
+    func close() {
+        munmap(run, runSize)
+        Glibc.close(fd)
+    }
+
+    /// Loads the vCPU's start state and runs it on a new thread.
+    func start() throws(HypervisorError) {
+        let c = vcpu.context
+        var s = ckvm_pv_start(rip: c.registers.rip, rsp: c.registers.rsp, rsi: c.registers.rsi,
+                              rflags: c.registers.rflags, cr3: c.kernelL4 << 12)
+        let r = ckvm_setup_pv_vcpu(vm.platform.device.fd, fd, &s)
+        guard r == 0 else { throw HypervisorError(errno: -r, vm.label, "set up vcpu \(vcpu.id) (sregs, MSRs, registers)") }
+        ckvm_request_sync_regs(run)
+
+        let box = Unmanaged.passRetained(self)
+        let created: Int32 = thread.withLock { t in
+            var tid = pthread_t()
+            let rc = pthread_create(&tid, nil, { arg in
+                let me = Unmanaged<KVMVCPU>.fromOpaque(arg!).takeRetainedValue()
+                me.threadMain()
+                return nil
+            }, box.toOpaque())
+            if rc == 0 {
+                pthread_detach(tid)
+                t = tid
+            }
+            return rc
+        }
+        guard created == 0 else {
+            box.release()
+            throw HypervisorError(errno: created, vm.label, "create the thread of vcpu \(vcpu.id)")
+        }
+    }
+
+    func kick() {
+        thread.withLock { t in
+            if let t { _ = ckvm_kick(run, t, KVMPlatform.kickSignal) }
+        }
+    }
+
+    private func threadMain() {
+        runLoop()
+        thread.withLock { $0 = nil }
+        vcpu.domain.vcpuDidStop(vcpu)
+    }
+}

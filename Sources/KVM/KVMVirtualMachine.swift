@@ -1,0 +1,54 @@
+import CKVM
+import Glibc
+import Hypervisor
+import Synchronization
+
+/// One domain's KVM virtual machine: the VM fd, its two memory slots and its vCPUs.
+final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
+    let platform: KVMPlatform
+    let fd: Int32
+    let window: GuestWindow
+    let stub: StubMemory
+    let label: String
+    private(set) var vcpus: [KVMVCPU] = []
+
+    init(platform: KVMPlatform, domain: Domain) throws(HypervisorError) {
+        label = domain.label
+        let fd = ckvm_create_vm(platform.device.fd)
+        guard fd >= 0 else { throw HypervisorError(errno: -fd, domain.label, "KVM_CREATE_VM") }
+        self.fd = fd
+        self.platform = platform
+        do throws(HypervisorError) {
+            let m2p = 0..<UInt64(platform.frames.m2pFrames)
+            window = try GuestWindow(memory: domain.memory, frames: domain.p2m + [domain.sharedInfoMFN],
+                                     readOnlyFrames: m2p, label: domain.label)
+            stub = try StubMemory(platform.stub, label: domain.label)
+            var r = ckvm_set_memory_region(fd, 0, 0, 0, UInt64(window.size), window.base)
+            guard r == 0 else { throw HypervisorError(errno: -r, domain.label, "KVM_SET_USER_MEMORY_REGION (machine window)") }
+            r = ckvm_set_memory_region(fd, 1, 0, StubRegion.stubGPA, UInt64(StubRegion.size), stub.base)
+            guard r == 0 else { throw HypervisorError(errno: -r, domain.label, "KVM_SET_USER_MEMORY_REGION (stub)") }
+            for v in domain.vcpus {
+                vcpus.append(try KVMVCPU(vm: self, vcpu: v))
+            }
+        } catch {
+            vcpus = []
+            close(fd)
+            throw error
+        }
+    }
+
+    func start(_ vcpu: VCPU) throws(HypervisorError) {
+        try vcpus[vcpu.id].start()
+    }
+
+    func kick(_ vcpu: VCPU) {
+        guard vcpu.id < vcpus.count else { return }
+        vcpus[vcpu.id].kick()
+    }
+
+    func destroy() {
+        vcpus.forEach { $0.close() }
+        vcpus = []
+        Glibc.close(fd)
+    }
+}

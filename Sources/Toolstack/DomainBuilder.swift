@@ -1,0 +1,154 @@
+import ELFImage
+import HyperABI
+import Hypervisor
+
+/// What to boot: Xen's `xl` names where they exist.
+public struct DomainConfig: Sendable {
+    public var name: String
+    public var kernel: String
+    public var memoryBytes: Int
+    public var cmdline: String
+    public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "") {
+        self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline
+    }
+}
+
+/// Xen's x86-64 PV domain builder: loads the kernel, builds the bootstrap page tables, start_info and
+/// p2m list, fills the hypercall page and sets the first vCPU's entry state — all through Dom0's
+/// control interface, never by reaching into the hypervisor's structures.
+public struct DomainBuilder {
+    public let control: DomainControl
+
+    public init(control: DomainControl) { self.control = control }
+
+    /// Loads and validates the image, creates the domain and builds it. The domain is left paused.
+    public func build(_ config: DomainConfig) throws(ToolstackError) -> Domain {
+        let limits = ELFLimits(memoryBytes: UInt64(config.memoryBytes))
+        let image: ELFImage
+        do { image = try ELFImage.load(path: config.kernel, limits: limits) } catch { throw .image(error) }
+        return try build(config, image: image)
+    }
+
+    /// Builds a domain from an already loaded image.
+    public func build(_ config: DomainConfig, image: ELFImage) throws(ToolstackError) -> Domain {
+        guard config.memoryBytes >= 1 << 20, config.memoryBytes % 4096 == 0 else {
+            throw .invalid(object: "domain \"\(config.name)\"", problem: "memory must be a whole number of pages, at least 1 MiB (got \(config.memoryBytes) bytes)")
+        }
+        guard config.cmdline.utf8.count < StartInfoLayout.cmdLineSize else {
+            throw .invalid(object: "domain \"\(config.name)\"", problem: "command line is \(config.cmdline.utf8.count) bytes; at most \(StartInfoLayout.cmdLineSize - 1) fit in start_info")
+        }
+        let pages = config.memoryBytes >> 12
+        let layout = try BootLayout(virtBase: image.virtBase, kernelStart: image.kernelStart, kernelEnd: image.kernelEnd, nrPages: pages)
+        let domain: Domain
+        do { domain = try control.createDomain(name: config.name, pages: pages) } catch { throw .hypervisor(error) }
+        do throws(HypervisorError) {
+            try load(image, into: domain, layout: layout)
+            try writeP2M(domain, layout: layout)
+            try writePageTables(domain, layout: layout)
+            try writeStartInfo(domain, layout: layout, cmdline: config.cmdline)
+            if let hypercallPage = image.notes.hypercallPage {
+                try control.initHypercallPage(domain, pfn: Int((hypercallPage - image.virtBase) >> 12))
+            }
+            var context = VCPUContext()
+            context.registers.rip = image.entry
+            context.registers.rsp = layout.va(layout.stackPFN + 1)
+            context.registers.rsi = layout.va(layout.startInfoPFN)
+            context.registers.rflags = 0x202
+            context.kernelL4 = domain.p2m[layout.ptPFN]
+            try control.setVCPUContext(domain, vcpu: 0, context)
+        } catch {
+            control.destroy(domain)
+            throw .hypervisor(error)
+        }
+        return domain
+    }
+
+    private func load(_ image: ELFImage, into domain: Domain, layout: BootLayout) throws(HypervisorError) {
+        for segment in image.segments {
+            var done = 0
+            let bytes = segment.bytes
+            while done < bytes.count {
+                let va = segment.vaddr + UInt64(done)
+                let pfn = Int((va - layout.virtBase) >> 12)
+                let offset = Int(va & 4095)
+                let n = min(4096 - offset, bytes.count - done)
+                try control.write(domain, pfn: pfn, offset: offset, bytes: Array(bytes[done..<done + n]))
+                done += n
+            }
+            // memsz beyond filesz stays zero: the frames are fresh.
+        }
+    }
+
+    private func writeP2M(_ domain: Domain, layout: BootLayout) throws(HypervisorError) {
+        let perPage = 512
+        for page in 0..<layout.p2mPages {
+            let first = page * perPage
+            let words = (first..<min(first + perPage, domain.nrPages)).map { domain.p2m[$0] }
+            try control.write(domain, pfn: layout.p2mPFN + page, bytes: littleEndianBytes(words))
+        }
+    }
+
+    /// Maps [virt_base, mapped end) 1:1 onto PFNs: every page user-accessible (the guest kernel runs at
+    /// CPL 3) and writable, except the page-table frames themselves, which are mapped read-only.
+    private func writePageTables(_ domain: Domain, layout: BootLayout) throws(HypervisorError) {
+        // Work in the 48-bit linear space so a kernel in the upper half (e.g. Linux's) indexes correctly.
+        let mask48: UInt64 = (1 << 48) - 1
+        let start = layout.virtBase & mask48
+        let end = start + UInt64(layout.mappedPFNs) << 12
+        // Tables in Xen's order: the L4, then L3s, L2s, L1s, each level by address.
+        var tables: [(level: Int, base: UInt64, pfn: Int)] = [(4, 0, layout.ptPFN)]
+        var nextPFN = layout.ptPFN + 1
+        for level in stride(from: 3, through: 1, by: -1) {
+            let shift = UInt64(12 + 9 * level)   // the span one table of this level covers
+            var base = (start >> shift) << shift
+            while base < end {
+                tables.append((level, base, nextPFN))
+                nextPFN += 1
+                base += 1 << shift
+            }
+        }
+        let ptPFNs = layout.ptPFN..<nextPFN
+        let upper = PTE.present | PTE.writable | PTE.accessed | PTE.dirty | PTE.user
+        for table in tables {
+            var entries = [UInt64](repeating: 0, count: 512)
+            let span: UInt64 = 1 << UInt64(12 + 9 * (table.level - 1))
+            for i in 0..<512 {
+                let va = table.base + UInt64(i) * span
+                guard va + span > start, va < end else { continue }
+                if table.level == 1 {
+                    let pfn = Int((va - start) >> 12)
+                    var flags = PTE.present | PTE.accessed | PTE.user
+                    if !ptPFNs.contains(pfn) { flags |= PTE.writable }
+                    entries[i] = domain.p2m[pfn] << 12 | flags
+                } else if let child = tables.first(where: { $0.level == table.level - 1 && $0.base == va }) {
+                    entries[i] = domain.p2m[child.pfn] << 12 | upper
+                }
+            }
+            try control.write(domain, pfn: table.pfn, bytes: littleEndianBytes(entries))
+        }
+    }
+
+    private func writeStartInfo(_ domain: Domain, layout: BootLayout, cmdline: String) throws(HypervisorError) {
+        typealias L = StartInfoLayout
+        var page = [UInt8](repeating: 0, count: 4096)
+        func put(_ v: UInt64, _ off: Int, _ size: Int = 8) {
+            for i in 0..<size { page[off + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) }
+        }
+        for (i, b) in L.magic64.utf8.enumerated() { page[L.magic + i] = b }
+        put(UInt64(domain.nrPages), L.nrPages)
+        put(domain.sharedInfoMFN << 12, L.sharedInfo)
+        put(0, L.flags, 4)
+        put(layout.va(layout.ptPFN), L.ptBase)
+        put(UInt64(layout.ptFrames), L.nrPTFrames)
+        put(layout.va(layout.p2mPFN), L.mfnList)
+        for (i, b) in cmdline.utf8.enumerated() { page[L.cmdLine + i] = b }
+        try control.write(domain, pfn: layout.startInfoPFN, bytes: page)
+    }
+}
+
+func littleEndianBytes(_ words: [UInt64]) -> [UInt8] {
+    var out = [UInt8]()
+    out.reserveCapacity(words.count * 8)
+    for w in words { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: w >> (8 * UInt64(i)))) } }
+    return out
+}

@@ -1,0 +1,4 @@
+import ArgumentParser
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (placeholder)")
+}

@@ -1,0 +1,4 @@
+import ArgumentParser
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Demo (placeholder)")
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Hypervisor
+import Toolstack
+
+/// `hv run IMAGE.elf …`: boot each image as its own domain and stream the consoles until all end.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot PV kernel images, one domain each, and stream their consoles until they all stop.",
+        discussion: "Exit status: " + ExitStatus.legend
+    )
+
+    @Argument(help: "PV guest kernel ELF files.")
+    var images: [String]
+
+    @Option(help: "Memory of each domain (e.g. 64M).")
+    var memory = ByteSize(bytes: 64 << 20)
+
+    @Option(help: "Command line passed to each guest in start_info.")
+    var cmdline = ""
+
+    @Option(help: "Machine memory shared by all domains (sparse until used).")
+    var machineMemory = ByteSize(bytes: 1 << 30)
+
+    @Option(help: "Give up and destroy domains still running after this many seconds (0 = wait forever).")
+    var timeout: Double = 0
+
+    @Flag(help: "Print no summary, only the consoles and crash reports.")
+    var quiet = false
+
+    func run() throws {
+        let toolstack = try startToolstack(machineMemory: machineMemory)
+        var domains: [Domain] = []
+        var failed = false
+        for path in images {
+            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            do {
+                domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: cmdline)))
+            } catch {
+                report("hv: cannot create a domain from \(path): \(error)")
+                failed = true
+            }
+        }
+        let outcome = try runDomains(toolstack, domains, prefixed: images.count > 1, timeout: timeout, quiet: quiet)
+        throw ExitCode(max(outcome, failed ? 1 : 0))
+    }
+}
+
+/// Starts the toolstack, turning a failure into a clear message and exit status 1.
+func startToolstack(machineMemory: ByteSize) throws -> Toolstack {
+    do {
+        return try Toolstack(machineMemoryBytes: machineMemory.bytes)
+    } catch {
+        report("hv: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// Starts every domain, streams consoles, waits for all of them, prints crash reports and a summary.
+/// Returns the exit status (the highest of the domains').
+func runDomains(_ toolstack: Toolstack, _ domains: [Domain], prefixed: Bool, timeout: Double, quiet: Bool) throws -> Int32 {
+    let mux = ConsoleMux(prefixed: prefixed)
+    var started: [Domain] = []
+    var status: Int32 = 0
+    for d in domains {
+        mux.attach(d)
+        do {
+            try toolstack.start(d)
+            started.append(d)
+        } catch {
+            report("hv: cannot start \(d.label): \(error)")
+            status = 1
+        }
+    }
+    let deadline = timeout > 0 ? Date().addingTimeInterval(timeout) : nil
+    for d in started {
+        if let deadline {
+            if !d.waitUntilFinished(seconds: max(0, deadline.timeIntervalSinceNow)) {
+                report("hv: \(d.label) still running after \(timeout) s: destroying it")
+                toolstack.destroy(d)
+                d.waitUntilFinished()
+            }
+        } else {
+            d.waitUntilFinished()
+        }
+        mux.flush(d)
+    }
+    for d in started {
+        if let crash = d.crashReport {
+            report("hv: \(d.label) crashed: \(crash.summary)\n\(crash.registers.dump)")
+        }
+        status = max(status, ExitStatus.code(for: d.state))
+    }
+    if !quiet {
+        for d in started {
+            let calls = d.vcpus.reduce(0) { $0 + $1.hypercallTotal }
+            report("hv: \(d.label): \(d.state), \(calls) hypercalls, \(d.nrPages >> 8) MiB")
+        }
+    }
+    return status
+}
+
+/// One line (or block) to standard error.
+func report(_ text: String) {
+    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}
