@@ -26,11 +26,11 @@ let package = Package(
         // The hypervisor core: domains, hypercalls, guest memory. No KVM in it.
         .target(name: "Hypervisor", dependencies: ["HyperABI", "CHost"]),
         // The only module with ioctls: VMs, vCPU exit loop, ring-0 stub.
-        .target(name: "KVM", dependencies: ["CKVM", "Hypervisor", "HyperABI"]),
+        .target(name: "KVM", dependencies: ["CKVM", "CBaseline", "Hypervisor", "HyperABI"]),
         // A minimal C KVM loop: the in-run baseline for `hv bench`.
         .target(name: "CBaseline", dependencies: ["CKVM"]),
         // Domain builder and lifecycle (Dom0's toolstack).
-        .target(name: "Toolstack", dependencies: ["ELFImage", "Hypervisor", "KVM", "HyperABI", "CBaseline"]),
+        .target(name: "Toolstack", dependencies: ["ELFImage", "Hypervisor", "KVM", "HyperABI"]),
         // The Dom0 shell and CLI.
         .executableTarget(name: "hv", dependencies: [
             "Toolstack",

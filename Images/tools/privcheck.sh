@@ -13,7 +13,7 @@ allowed=$3
 
 # Privileged or CPL0-only mnemonics (AT&T spelling, with size suffixes),
 # plus ones that fault at CPL3 under UMIP or without CR4 enables.
-priv='hlt|cli|sti|clts|lgdtq?|lidtq?|lldt|ltr|lmsw|invlpg|invlpga|invpcid|invd|wbinvd|wrmsr|rdmsr|rdpmc|swapgs|sysretq?|sysexitq?|iretq?|iretl|in[bwl]?|ins[bwl]?|out[bwl]?|outs[bwl]?|xsetbv|monitor|mwait|sgdtq?|sidtq?|sldt|smsw|str|wrfsbase|wrgsbase|rdfsbase|rdgsbase|vmcall|vmmcall|int|into'
+priv='hlt|cli|sti|clts|lgdtq?|lidtq?|lldt[wlq]?|ltr[wlq]?|lmsw[wlq]?|invlpg|invlpga|invpcid|invd|wbinvd|wrmsr|rdmsr|rdpmc|swapgs|sysretq?|sysexitq?|iretq?|iretl|in[bwl]?|ins[bwl]?|out[bwl]?|outs[bwl]?|xsetbv|monitor|mwait|sgdtq?|sidtq?|sldt[wlq]?|smsw[wlq]?|str[wlq]?|[rw]d[fg]sbase[lq]?|vmcall|vmmcall|int|into'
 
 found=$("$objdump" -d --no-show-raw-insn "$elf" |
     awk '/^[0-9a-f]+ <[^>]*>:$/ { sym = $2; next }

@@ -45,6 +45,8 @@ public final class Domain: @unchecked Sendable {
     public private(set) var vcpus: [VCPU] = []
     /// Set once the platform has created the VM.
     var vm: (any VirtualMachine)?
+    /// The platform's VM for this domain (for platform-specific tools such as the benchmark baseline).
+    public var virtualMachine: (any VirtualMachine)? { vm }
     weak var hypervisor: Hypervisor?
 
     private let stateLock = Mutex<DomainState>(.created)

@@ -24,8 +24,9 @@ extension Domain {
             try space.store(PVLayout.hypervisorVirtStart, at: argument)
         case .getFeatures:
             let index = try space.load(UInt32.self, at: argument)
+            guard let submap = Self.featureSubmap(index) else { throw .EINVAL }   // Xen has one submap
             try space.checkWritable(argument, count: ABI.featureInfoSize)
-            try space.store(Self.featureSubmap(index), at: argument + UInt64(ABI.featureInfoSubmapOffset))
+            try space.store(submap, at: argument + UInt64(ABI.featureInfoSubmapOffset))
         case .pagesize:
             return PVLayout.pageSize
         case .guestHandle:
@@ -36,8 +37,9 @@ extension Domain {
         return 0
     }
 
-    /// XENFEAT bits this hypervisor provides, by 32-bit submap. None yet: each comes with the call it needs.
-    static func featureSubmap(_ index: UInt32) -> UInt32 { 0 }
+    /// XENFEAT bits this hypervisor provides, by 32-bit submap (only submap 0 exists, as on Xen).
+    /// None yet: each feature is advertised with the hypercall that provides it.
+    static func featureSubmap(_ index: UInt32) -> UInt32? { index == 0 ? 0 : nil }
 
     /// The date reported in compile_info.
     static let buildDate = "2026-11-21"

@@ -64,7 +64,7 @@ final class StubMemory: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
 
     init(_ template: StubRegion, label: String) throws(HypervisorError) {
-        guard let p = mmap(nil, StubRegion.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+        guard let p = mmap(nil, StubRegion.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0), p != MAP_FAILED else {
             throw HypervisorError(errno: errno, label, "allocate the stub region")
         }
         base = p

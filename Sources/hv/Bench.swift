@@ -1,4 +1,65 @@
 import ArgumentParser
+import Foundation
+import Toolstack
+
+/// `hv bench NAME`: performance figures as ratios against a baseline measured in the same run.
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (placeholder)")
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a path against a minimal C KVM loop on the same guest, in the same run.",
+        discussion: "hypercall: null hypercall round trip. boot: domain creation to first hypercall. all: both.")
+
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, all }
+
+    @Argument(help: "hypercall, boot or all.")
+    var name: Name
+
+    @Option(help: "The bench guest image.")
+    var image = defaultImagePath("bench")
+
+    @Option(help: "Null hypercalls per round (hypercall bench).")
+    var calls = 20_000
+
+    @Option(help: "Rounds; the median is reported.")
+    var rounds: Int?
+
+    @Flag(help: "Print JSON: one object per figure with name, value, unit, baseline, ratio.")
+    var json = false
+
+    func run() throws {
+        let toolstack = try startToolstack(machineMemory: ByteSize(bytes: 1 << 30))
+        let bench = Benchmarks(toolstack: toolstack, image: image)
+        var figures: [BenchFigure] = []
+        do {
+            if name == .hypercall || name == .all { figures += try bench.hypercall(calls: calls, rounds: rounds ?? 3) }
+            if name == .boot || name == .all { figures += try bench.boot(rounds: rounds ?? 15) }
+        } catch {
+            report("hv: bench \(name.rawValue): \(error)")
+            throw ExitCode(1)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+            return
+        }
+        print("figure                            ours         baseline (C loop)   ratio")
+        for f in figures {
+            let v = String(format: "%9.3f %@", f.value, f.unit)
+            let b = String(format: "%9.3f %@", f.baseline, f.unit)
+            print("\(f.name.padding(toLength: 32, withPad: " ", startingAt: 0))  \(v)   \(b)        \(String(format: "%.2f", f.ratio))")
+            print("  \(f.note)")
+        }
+    }
+}
+
+/// Images/build/NAME.elf, found from the working directory or next to the hv binary's package.
+func defaultImagePath(_ name: String) -> String {
+    let relative = "Images/build/\(name).elf"
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<6 {
+        let candidate = dir.appendingPathComponent(relative).path
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return relative
 }

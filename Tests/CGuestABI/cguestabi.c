@@ -1,1 +1,65 @@
 #include "cguestabi.h"
+#include <xen/xen.h>
+#include <xen/errno.h>
+#include <xen/sched.h>
+#include <xen/version.h>
+#include <xen/elfnote.h>
+
+#define C(x) { #x, (long long)(x) }
+#define SIZE(t) { "sizeof(" #t ")", (long long)sizeof(t) }
+#define OFF(t, f) { "offsetof(" #t ", " #f ")", (long long)offsetof(t, f) }
+
+static const struct cguestabi_entry table[] = {
+    C(__HYPERVISOR_set_trap_table), C(__HYPERVISOR_mmu_update), C(__HYPERVISOR_set_gdt), C(__HYPERVISOR_stack_switch),
+    C(__HYPERVISOR_set_callbacks), C(__HYPERVISOR_fpu_taskswitch), C(__HYPERVISOR_sched_op_compat), C(__HYPERVISOR_platform_op),
+    C(__HYPERVISOR_set_debugreg), C(__HYPERVISOR_get_debugreg), C(__HYPERVISOR_update_descriptor), C(__HYPERVISOR_memory_op),
+    C(__HYPERVISOR_multicall), C(__HYPERVISOR_update_va_mapping), C(__HYPERVISOR_set_timer_op), C(__HYPERVISOR_event_channel_op_compat),
+    C(__HYPERVISOR_xen_version), C(__HYPERVISOR_console_io), C(__HYPERVISOR_physdev_op_compat), C(__HYPERVISOR_grant_table_op),
+    C(__HYPERVISOR_vm_assist), C(__HYPERVISOR_update_va_mapping_otherdomain), C(__HYPERVISOR_iret), C(__HYPERVISOR_vcpu_op),
+    C(__HYPERVISOR_set_segment_base), C(__HYPERVISOR_mmuext_op), C(__HYPERVISOR_xsm_op), C(__HYPERVISOR_nmi_op),
+    C(__HYPERVISOR_sched_op), C(__HYPERVISOR_callback_op), C(__HYPERVISOR_xenoprof_op), C(__HYPERVISOR_event_channel_op),
+    C(__HYPERVISOR_physdev_op), C(__HYPERVISOR_hvm_op), C(__HYPERVISOR_sysctl), C(__HYPERVISOR_domctl), C(__HYPERVISOR_kexec_op),
+    C(__HYPERVISOR_tmem_op), C(__HYPERVISOR_argo_op), C(__HYPERVISOR_xenpmu_op), C(__HYPERVISOR_dm_op), C(__HYPERVISOR_hypfs_op),
+    C(__HYPERVISOR_mca), C(__HYPERVISOR_paging_domctl_cont),
+
+    C(CONSOLEIO_write), C(CONSOLEIO_read),
+    C(SCHEDOP_yield), C(SCHEDOP_block), C(SCHEDOP_shutdown), C(SCHEDOP_poll), C(SCHEDOP_remote_shutdown),
+    C(SCHEDOP_shutdown_code), C(SCHEDOP_watchdog),
+    C(SHUTDOWN_poweroff), C(SHUTDOWN_reboot), C(SHUTDOWN_suspend), C(SHUTDOWN_crash), C(SHUTDOWN_watchdog),
+    SIZE(struct sched_shutdown),
+    C(XENVER_version), C(XENVER_extraversion), C(XENVER_compile_info), C(XENVER_capabilities), C(XENVER_changeset),
+    C(XENVER_platform_parameters), C(XENVER_get_features), C(XENVER_pagesize), C(XENVER_guest_handle),
+    SIZE(xen_extraversion_t), SIZE(struct xen_compile_info), OFF(struct xen_compile_info, compiler),
+    OFF(struct xen_compile_info, compile_by), OFF(struct xen_compile_info, compile_domain), OFF(struct xen_compile_info, compile_date),
+    SIZE(xen_capabilities_info_t), SIZE(xen_changeset_info_t), SIZE(struct xen_platform_parameters),
+    SIZE(struct xen_feature_info), OFF(struct xen_feature_info, submap), SIZE(xen_domain_handle_t),
+
+    SIZE(struct start_info), OFF(struct start_info, magic), OFF(struct start_info, nr_pages), OFF(struct start_info, shared_info),
+    OFF(struct start_info, flags), OFF(struct start_info, store_mfn), OFF(struct start_info, store_evtchn),
+    OFF(struct start_info, console.domU.mfn), OFF(struct start_info, console.domU.evtchn), OFF(struct start_info, pt_base),
+    OFF(struct start_info, nr_pt_frames), OFF(struct start_info, mfn_list), OFF(struct start_info, mod_start),
+    OFF(struct start_info, mod_len), OFF(struct start_info, cmd_line), OFF(struct start_info, first_p2m_pfn),
+    OFF(struct start_info, nr_p2m_frames), C(MAX_GUEST_CMDLINE),
+    C(SIF_PRIVILEGED), C(SIF_INITDOMAIN), C(SIF_MULTIBOOT_MOD), C(SIF_MOD_START_PFN), C(SIF_VIRT_P2M_4TOOLS),
+
+    C(DOMID_SELF), C(DOMID_IO), C(DOMID_XEN), C(DOMID_COW), C(DOMID_INVALID), C(DOMID_ANY), C(DOMID_IDLE),
+    C(HYPERVISOR_VIRT_START), C(HYPERVISOR_VIRT_END), C(MACH2PHYS_VIRT_START), C(MACH2PHYS_VIRT_END),
+    C(FLAT_KERNEL_CS), C(FLAT_KERNEL_SS), C(FLAT_KERNEL_DS), C(FLAT_RING3_CS32),
+
+    C(XEN_EPERM), C(XEN_ENOENT), C(XEN_ESRCH), C(XEN_EINTR), C(XEN_EIO), C(XEN_ENXIO), C(XEN_E2BIG), C(XEN_ENOEXEC),
+    C(XEN_EBADF), C(XEN_ECHILD), C(XEN_EAGAIN), C(XEN_ENOMEM), C(XEN_EACCES), C(XEN_EFAULT), C(XEN_EBUSY), C(XEN_EEXIST),
+    C(XEN_EXDEV), C(XEN_ENODEV), C(XEN_ENOTDIR), C(XEN_EISDIR), C(XEN_EINVAL), C(XEN_ENFILE), C(XEN_EMFILE), C(XEN_ENOSPC),
+    C(XEN_EROFS), C(XEN_EMLINK), C(XEN_EDOM), C(XEN_ERANGE), C(XEN_EDEADLK), C(XEN_ENAMETOOLONG), C(XEN_ENOLCK),
+    C(XEN_ENOSYS), C(XEN_ENOTEMPTY), C(XEN_ENODATA), C(XEN_ETIME), C(XEN_EBADMSG), C(XEN_EOVERFLOW), C(XEN_EILSEQ),
+    C(XEN_ERESTART), C(XEN_ENOTSOCK), C(XEN_EMSGSIZE), C(XEN_EOPNOTSUPP), C(XEN_EADDRINUSE), C(XEN_EADDRNOTAVAIL),
+    C(XEN_ENOBUFS), C(XEN_EISCONN), C(XEN_ENOTCONN), C(XEN_ETIMEDOUT), C(XEN_ECONNREFUSED),
+
+    C(XEN_ELFNOTE_ENTRY), C(XEN_ELFNOTE_HYPERCALL_PAGE), C(XEN_ELFNOTE_VIRT_BASE), C(XEN_ELFNOTE_PADDR_OFFSET),
+    C(XEN_ELFNOTE_XEN_VERSION), C(XEN_ELFNOTE_GUEST_OS), C(XEN_ELFNOTE_GUEST_VERSION), C(XEN_ELFNOTE_LOADER),
+    C(XEN_ELFNOTE_PAE_MODE), C(XEN_ELFNOTE_FEATURES), C(XEN_ELFNOTE_BSD_SYMTAB), C(XEN_ELFNOTE_HV_START_LOW),
+    C(XEN_ELFNOTE_L1_MFN_VALID), C(XEN_ELFNOTE_SUSPEND_CANCEL), C(XEN_ELFNOTE_INIT_P2M), C(XEN_ELFNOTE_MOD_START_PFN),
+    C(XEN_ELFNOTE_SUPPORTED_FEATURES), C(XEN_ELFNOTE_PHYS32_ENTRY),
+};
+
+const struct cguestabi_entry *cguestabi_entries(void) { return table; }
+size_t cguestabi_count(void) { return sizeof table / sizeof table[0]; }

@@ -25,10 +25,12 @@ extern "C" {
 
 /* Virtual address GuestKit images are linked at (= the VIRT_BASE note). */
 #define GUESTKIT_VIRT_BASE      0x400000UL
-/* Size of the stack _start switches to. */
+/* Size of the stack _start switches to (arch/x86_64/start.S). */
 #define GUESTKIT_STACK_SIZE     (64 * 1024)
-/* Size of the static heap behind malloc/posix_memalign. */
+/* Size of the static heap behind malloc/posix_memalign (src/malloc.c). */
+#ifndef GUESTKIT_HEAP_SIZE
 #define GUESTKIT_HEAP_SIZE      (256 * 1024)
+#endif
 
 /* ---- boot information ---------------------------------------------------- */
 
@@ -66,9 +68,9 @@ size_t strnlen(const char *s, size_t max);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 
-/* First-fit free-list allocator over a static GUESTKIT_HEAP_SIZE heap.
- * posix_memalign returns 0, XEN_EINVAL-valued 22 (bad alignment) or
- * 12 (out of memory), like POSIX's EINVAL/ENOMEM. */
+/* First-fit free-list allocator over a static GUESTKIT_HEAP_SIZE heap in
+ * .bss (single vCPU, no locking). posix_memalign returns 0, 22 (EINVAL:
+ * alignment not a power of two) or 12 (ENOMEM). */
 int posix_memalign(void **memptr, size_t alignment, size_t size);
 void *malloc(size_t size);
 void *calloc(size_t nmemb, size_t size);
@@ -76,6 +78,10 @@ void *realloc(void *ptr, size_t size);
 void free(void *ptr);
 /* Bytes currently free in the heap (for tests and diagnostics). */
 size_t gk_heap_free_bytes(void);
+
+/* Rounding (Embedded Swift's Dictionary and Set use ceil). */
+double ceil(double x);
+double floor(double x);
 
 /* Fills buf with pseudo-random bytes (fixed seed; not for secrets).
  * Embedded Swift's hashing asks for it. */

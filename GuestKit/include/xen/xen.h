@@ -12,10 +12,7 @@
 #ifndef GUESTKIT_XEN_XEN_H
 #define GUESTKIT_XEN_XEN_H
 
-#ifdef __ASSEMBLY__
-#define _GK_XEN_UL(x) x
-#else
-#define _GK_XEN_UL(x) x##UL
+#ifndef __ASSEMBLY__
 #include <stdint.h>
 #endif
 
@@ -105,11 +102,12 @@
 
 /* ------------------------------------------------------------------------
  * x86-64 PV address space and flat segments (arch-x86/xen-x86_64.h).
+ * The addresses exceed LONG_MAX, so in C they are unsigned long as written.
  * ---------------------------------------------------------------------- */
-#define HYPERVISOR_VIRT_START   _GK_XEN_UL(0xFFFF800000000000)
-#define HYPERVISOR_VIRT_END     _GK_XEN_UL(0xFFFF880000000000)
-#define MACH2PHYS_VIRT_START    _GK_XEN_UL(0xFFFF800000000000)
-#define MACH2PHYS_VIRT_END      _GK_XEN_UL(0xFFFF804000000000)
+#define HYPERVISOR_VIRT_START   0xFFFF800000000000
+#define HYPERVISOR_VIRT_END     0xFFFF880000000000
+#define MACH2PHYS_VIRT_START    0xFFFF800000000000
+#define MACH2PHYS_VIRT_END      0xFFFF804000000000
 
 #define FLAT_RING3_CS32         0xe023  /* GDT index 7172 */
 #define FLAT_RING3_CS64         0xe033  /* GDT index 7174 */

@@ -1,1 +1,25 @@
+// A minimal C KVM loop: the baseline `hv bench` measures the Swift exit loop against.
+// It runs an already-built PV domain (same memory, same stub region, same vCPU set-up) in a VM of its
+// own and answers hypercalls with the least work possible.
 #pragma once
+#include <stdint.h>
+#include "ckvm.h"
+
+struct cbaseline_vm {
+    void *window;              // host mapping of the domain's guest-physical window (slot 0, GPA 0)
+    uint64_t window_size;
+    void *stub;                // host mapping of the stub region (slot 1, HV_STUB_GPA)
+    struct ckvm_pv_start start;
+};
+
+struct cbaseline_result {
+    uint64_t create_to_first_exit_ns;   // KVM_CREATE_VM … first exit to user space
+    uint64_t first_hypercall_ns;        // monotonic time of the first hypercall exit
+    uint64_t shutdown_ns;               // monotonic time of the SCHEDOP_shutdown exit
+    uint64_t hypercalls;                // hypercall exits, the shutdown included
+    int error;                          // 0, or -errno of the failing step
+    int unexpected_exit;                // exit reason that stopped the loop, or 0
+};
+
+/// Runs the domain until SCHEDOP_shutdown (or `stop_after_first_exit`); fills `out`.
+void cbaseline_run(int kvm, const struct cbaseline_vm *vm, int stop_after_first_exit, struct cbaseline_result *out);
