@@ -34,6 +34,7 @@ let package = Package(
         // The Dom0 shell and CLI.
         .executableTarget(name: "hv", dependencies: [
             "Toolstack",
+            "HyperABI", "Hypervisor", "ELFImage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -48,8 +48,12 @@ public struct LoadSegment: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// `[vaddr, vaddr + memSize)`; the loader has checked that the end does not wrap.
-    public var range: Range<UInt64> { vaddr ..< vaddr &+ memSize }
+    /// `[vaddr, vaddr + memSize)`. The loader refuses segments whose end wraps; for a hand-made
+    /// segment that wraps, the range stops at `UInt64.max`.
+    public var range: Range<UInt64> {
+        let end = vaddr.addingReportingOverflow(memSize)
+        return vaddr ..< (end.overflow ? UInt64.max : end.partialValue)
+    }
 }
 
 /// A validated PV kernel image.

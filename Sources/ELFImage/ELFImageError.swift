@@ -16,7 +16,7 @@ public enum ELFImageError: Error, Equatable, CustomStringConvertible {
     case unsupportedClass(file: String, elfClass: UInt8)
     /// `e_ident[EI_DATA]` is not ELFDATA2LSB (2 is big-endian).
     case wrongByteOrder(file: String, encoding: UInt8)
-    /// A header field that has a single legal value holds another.
+    /// A header field holds a value no valid file has.
     case badHeaderField(file: String, field: HeaderField, value: UInt64)
     /// `e_machine` is not EM_X86_64 (62).
     case wrongMachine(file: String, machine: UInt16)
@@ -54,7 +54,8 @@ public enum ELFImageError: Error, Equatable, CustomStringConvertible {
     case hypercallPageOutsideKernel(file: String, address: UInt64, kernelStart: UInt64, kernelEnd: UInt64)
     /// INIT_P2M asks for the P2M list to be mapped inside the kernel image.
     case initP2MInsideKernel(file: String, address: UInt64, kernelStart: UInt64, kernelEnd: UInt64)
-    /// A note is malformed; `offset` is the note's offset in the file.
+    /// A note is malformed; `offset` is the note's offset in the file (in a compressed section:
+    /// the section's file offset plus the note's offset in the inflated data).
     case badNote(file: String, location: NoteLocation, offset: UInt64, problem: NoteProblem)
     /// The Xen notes are missing or do not describe a kernel Xen would load.
     case notXenImage(file: String, reason: NotXenReason)
@@ -63,16 +64,18 @@ public enum ELFImageError: Error, Equatable, CustomStringConvertible {
     /// A libelf call failed; `message` is `elf_errmsg`.
     case libelf(file: String, function: String, message: String)
 
-    /// Header fields with exactly one legal value.
+    /// Header fields whose value is out of their legal range.
     public enum HeaderField: String, Sendable {
         case identVersion = "e_ident[EI_VERSION]"
         case version = "e_version"
         case programHeaderEntrySize = "e_phentsize"
+        case programHeaderOffset = "e_phoff"
 
         var expected: String {
             switch self {
             case .identVersion, .version: "1 (EV_CURRENT)"
             case .programHeaderEntrySize: "56 (the size of Elf64_Phdr)"
+            case .programHeaderOffset: "at least 64 (the table follows the ELF header)"
             }
         }
     }
@@ -102,14 +105,14 @@ public enum ELFImageError: Error, Equatable, CustomStringConvertible {
         case truncatedHeader(remaining: UInt64)
         /// `n_namesz`/`n_descsz` (padded) run past the end of the note area.
         case sizesBeyondArea(nameSize: UInt32, descSize: UInt32, remaining: UInt64)
-        /// `n_namesz` is 0 but `n_descsz` is not: libelf refuses such a note.
-        case descriptorWithoutName(descSize: UInt32)
         /// A numeric Xen note whose descriptor is not 4 or 8 bytes long.
         case numericSize(type: UInt32, size: UInt32)
         /// A numeric Xen note whose value does not fit its 32-bit field.
         case valueTooLarge(type: UInt32, value: UInt64)
         /// More notes than anyone would write.
         case tooManyNotes(limit: Int)
+        /// A compressed note section that claims to inflate to more than `limit` bytes.
+        case compressedTooLarge(size: UInt64, limit: UInt64)
 
         public var description: String {
             switch self {
@@ -117,14 +120,14 @@ public enum ELFImageError: Error, Equatable, CustomStringConvertible {
                 "only \(remaining) bytes are left in the note area, too few for a 12-byte note header"
             case .sizesBeyondArea(let nameSize, let descSize, let remaining):
                 "n_namesz \(hex(nameSize)) and n_descsz \(hex(descSize)) run past the end of the note area (\(hex(remaining)) bytes left)"
-            case .descriptorWithoutName(let descSize):
-                "n_namesz is 0 but n_descsz is \(hex(descSize))"
             case .numericSize(let type, let size):
                 "\(noteName(type)) has a \(size)-byte descriptor; numeric Xen notes must be 4 or 8 bytes"
             case .valueTooLarge(let type, let value):
                 "\(noteName(type)) value \(hex(value)) does not fit in 32 bits"
             case .tooManyNotes(let limit):
                 "more than \(limit) notes; no kernel has that many"
+            case .compressedTooLarge(let size, let limit):
+                "the compressed section claims to inflate to \(hex(size)) bytes, more than the \(hex(limit)) allowed for notes"
             }
         }
     }
@@ -183,7 +186,7 @@ public enum ELFImageError: Error, Equatable, CustomStringConvertible {
         case .cannotRead(_, let code):
             return "cannot read: \(errnoDescription(code))"
         case .fileTooLarge(_, let size, let limit):
-            return "file is too large: \(hex(size)) bytes or more, over the limit of \(hex(limit)) bytes (maxFileBytes)"
+            return "file is too large: at least \(hex(size)) bytes, over the maxFileBytes limit of \(hex(limit))"
         case .emptyFile:
             return "file is empty"
         case .notELF(_, let magic):
@@ -202,7 +205,7 @@ public enum ELFImageError: Error, Equatable, CustomStringConvertible {
         case .wrongMachine(_, let machine):
             return "e_machine is \(machineName(machine)) (\(machine)); expected EM_X86_64 (62)"
         case .wrongType(_, let type):
-            return "e_type is \(typeName(type)) (\(type)); only executables (ET_EXEC, or ET_DYN) can be loaded"
+            return "e_type is \(typeDescription(type)); only executables (ET_EXEC, or ET_DYN) can be loaded"
         case .truncatedHeader(_, let fileSize):
             return "truncated: the file is \(fileSize) bytes, too short for the 64-byte ELF64 header"
         case .tableBeyondFile(_, let table, let offset, let count, let entrySize, let fileSize):
@@ -291,14 +294,15 @@ private func machineName(_ machine: UInt16) -> String {
     }
 }
 
-private func typeName(_ type: UInt16) -> String {
+/// "ET_REL (1), a relocatable object".
+private func typeDescription(_ type: UInt16) -> String {
     switch type {
-    case 0: "ET_NONE"
-    case 1: "ET_REL, a relocatable object"
-    case 2: "ET_EXEC"
-    case 3: "ET_DYN"
-    case 4: "ET_CORE, a core dump"
-    default: "an unknown type"
+    case 0: "ET_NONE (0)"
+    case 1: "ET_REL (1), a relocatable object"
+    case 2: "ET_EXEC (2)"
+    case 3: "ET_DYN (3)"
+    case 4: "ET_CORE (4), a core dump"
+    default: "\(type), an unknown type"
     }
 }
 

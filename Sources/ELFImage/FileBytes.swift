@@ -10,12 +10,16 @@ enum FileBytes {
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw .cannotRead(file: path, errno: errno) }
         var bytes: [UInt8] = []
+        // A chunk just over the expected size reads a regular file in one call; zeroing a larger one
+        // would cost more than the read (this is on the domain-creation path).
+        var chunkSize = 64 << 10
         if (status.st_mode & S_IFMT) == S_IFREG, let size = UInt64(exactly: status.st_size) {
             guard size <= limit else { throw .fileTooLarge(file: path, size: size, limit: limit) }
             bytes.reserveCapacity(Int(size))
+            chunkSize = Int(min(size + 1, 1 << 20))
         }
         // Read in chunks until end of file: the size may change under us, and pipes have none.
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var chunk = [UInt8](repeating: 0, count: max(chunkSize, 1))
         while true {
             // The pointer and count describe `chunk`, live for the duration of the call.
             let (count, code) = chunk.withUnsafeMutableBytes { buffer in

@@ -22,6 +22,8 @@ struct RawNote {
 final class LibELFFile {
     /// More notes than this in one area is hostile; real kernels have a few dozen.
     static let maxNotes = 4096
+    /// Largest inflated size accepted for a compressed note section (a zip bomb guard).
+    static let maxCompressedNoteBytes: UInt64 = 1 << 20
 
     private let name: String
     private let image: UnsafeMutableRawBufferPointer
@@ -93,10 +95,20 @@ final class LibELFFile {
     }
 
     /// Notes of SHT_NOTE section `index`, whose file range the caller has bounds-checked.
-    func notes(section index: Int, offset: UInt64) throws(ELFImageError) -> [RawNote] {
+    /// An SHF_COMPRESSED section is inflated first, if its stated size is sane.
+    func notes(section index: Int, header: GElf_Shdr) throws(ELFImageError) -> [RawNote] {
         guard let section = elf_getscn(elf, index) else { throw Self.failure(name, "elf_getscn") }
+        if header.sh_flags & UInt64(SHF_COMPRESSED) != 0 {
+            var compression = GElf_Chdr()
+            guard gelf_getchdr(section, &compression) != nil else { throw Self.failure(name, "gelf_getchdr") }
+            guard compression.ch_size <= Self.maxCompressedNoteBytes else {
+                throw .badNote(file: name, location: .section(index), offset: header.sh_offset,
+                               problem: .compressedTooLarge(size: compression.ch_size, limit: Self.maxCompressedNoteBytes))
+            }
+            guard elf_compress(section, 0, 0) == 1 else { throw Self.failure(name, "elf_compress") }
+        }
         guard let data = elf_getdata(section, nil) else { throw Self.failure(name, "elf_getdata") }
-        return try walk(data, base: offset, location: .section(index))
+        return try walk(data, base: header.sh_offset, location: .section(index))
     }
 
     /// Every note in a note area, via gelf_getnote; a malformed one is diagnosed precisely.
@@ -141,12 +153,11 @@ final class LibELFFile {
         let start = rest.startIndex
         let nameSize = UInt32(littleEndianBytes: rest[start ..< start + 4])
         let descSize = UInt32(littleEndianBytes: rest[start + 4 ..< start + 8])
-        if nameSize == 0 && descSize != 0 { return .descriptorWithoutName(descSize: descSize) }
         return .sizesBeyondArea(nameSize: nameSize, descSize: descSize, remaining: UInt64(rest.count))
     }
 
     private static func failure(_ name: String, _ function: String) -> ELFImageError {
-        // elf_errmsg(-1) is the calling thread's last libelf error, a static string.
+        // elf_errmsg(-1) is the calling thread's last libelf error, as a static string.
         let message = elf_errmsg(-1).map { String(cString: $0) } ?? "unknown error"
         return .libelf(file: name, function: function, message: message)
     }

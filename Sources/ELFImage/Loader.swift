@@ -50,19 +50,22 @@ struct Loader {
         guard bytes.count >= 64 else { throw .truncatedHeader(file: name, fileSize: fileSize) }
     }
 
-    /// elf_memory refuses a file whose section header table is cut off; say so plainly.
+    /// The section header table is checked first: elf_memory would refuse a cut-off one with a
+    /// vaguer message, and a file cut off there is truncated even when its notes are in PT_NOTE.
     private func openWithLibELF() throws(ELFImageError) -> LibELFFile {
-        let elf: LibELFFile
-        do {
-            elf = try LibELFFile(bytes: bytes, name: name)
-        } catch {
-            let sectionOffset = readLittleEndian(at: 0x28, width: 8)
-            let sectionCount = readLittleEndian(at: 0x3c, width: 2)
-            if let problem = tableBeyondFile(.sectionHeaders, offset: sectionOffset, count: sectionCount, entrySize: 64) {
+        let sectionOffset = readLittleEndian(at: 0x28, width: 8)    // e_shoff
+        var sectionCount = readLittleEndian(at: 0x3c, width: 2)     // e_shnum
+        if sectionCount == 0 && sectionOffset != 0 {
+            // Extended numbering: the count is section 0's sh_size, so section 0 must be in the file.
+            if let problem = tableBeyondFile(.sectionHeaders, offset: sectionOffset, count: 1, entrySize: 64) {
                 throw problem
             }
-            throw error
+            sectionCount = readLittleEndian(at: Int(sectionOffset) + 32, width: 8)
         }
+        if let problem = tableBeyondFile(.sectionHeaders, offset: sectionOffset, count: sectionCount, entrySize: 64) {
+            throw problem
+        }
+        let elf = try LibELFFile(bytes: bytes, name: name)
         guard elf.isELF else { throw .notELF(file: name, magic: Array(bytes.prefix(4))) }
         return elf
     }
@@ -82,6 +85,9 @@ struct Loader {
             throw .tooManyProgramHeaders(file: name, count: count, limit: Self.maxProgramHeaders)
         }
         guard count > 0 else { throw .noLoadSegments(file: name) }
+        guard header.e_phoff >= 64 else {
+            throw .badHeaderField(file: name, field: .programHeaderOffset, value: header.e_phoff)
+        }
         guard header.e_phentsize == 56 else {
             throw .badHeaderField(file: name, field: .programHeaderEntrySize, value: UInt64(header.e_phentsize))
         }
@@ -146,7 +152,7 @@ struct Loader {
                     throw .sectionBeyondFile(file: name, section: index, offset: section.sh_offset,
                                              size: section.sh_size, fileSize: fileSize)
                 }
-                let raw = try elf.notes(section: index, offset: section.sh_offset)
+                let raw = try elf.notes(section: index, header: section)
                 try record(raw, into: &notes, location: .section(index))
             }
         }

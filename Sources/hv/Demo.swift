@@ -1,4 +1,58 @@
 import ArgumentParser
+import Foundation
+import Hypervisor
+import Toolstack
+
+/// `hv demo`: the built-in default job, a short scripted tour with the sample guests.
 struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Demo (placeholder)")
+    static let configuration = CommandConfiguration(
+        abstract: "Boot the sample guests side by side and show what the hypervisor saw (a scripted demo).")
+
+    @Flag(help: "Skip the short benchmark at the end.")
+    var noBench = false
+
+    func run() throws {
+        let images = ["hello-c", "hello-swift", "faults"].map { defaultImagePath($0) }
+        for path in images where !FileManager.default.fileExists(atPath: path) {
+            report("hv: \(path) is missing: build the images with `make -C Images` (or run `make demo`)")
+            throw ExitCode(1)
+        }
+        step("1. What the loader finds in a PV kernel image (hv elf-info \(images[0]))")
+        try ElfInfo.parse([images[0]]).run()
+
+        step("2. Three domains, each in its own KVM VM, guest kernels at ring 3 (hv run …)")
+        let toolstack = try startToolstack(machineMemory: ByteSize(bytes: 1 << 30))
+        var domains: [Domain] = []
+        for path in images {
+            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: 32 << 20, cmdline: "demo")))
+        }
+        _ = try runDomains(toolstack, domains, prefixed: true, timeout: 60, quiet: true)
+
+        step("3. What the hypervisor saw")
+        print("  id  name          state                 exit  hypercalls  exits  memory")
+        for d in domains {
+            let v = d.vcpus[0]
+            let state = String(describing: d.state)
+            print("  \(pad(d.id, 2))  \(pad(d.name, 12))  \(pad(state, 20))  \(pad(ExitStatus.code(for: d.state), 4))  \(pad(v.hypercallTotal, 10))  \(pad(v.exits.load(ordering: .relaxed), 5))  \(d.nrPages >> 8) MiB")
+        }
+        for d in domains {
+            for (nr, count) in d.vcpus[0].hypercallCounts {
+                let name = nr.flatMap { HyperABIName.of($0) } ?? (nr.map { "#\($0)" } ?? "≥64")
+                print("    \(d.name): \(name) ×\(count)")
+            }
+        }
+
+        if !noBench {
+            step("4. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
+            try Bench.parse(["hypercall", "--calls", "5000", "--rounds", "1"]).run()
+        }
+        step("Done. Try: hv run Images/build/hello-c.elf --cmdline 'hello', hv bench all, hv --help")
+    }
+
+    private func step(_ title: String) {
+        print("\n== \(title)")
+        flushStandardOutput()
+    }
+    private func pad(_ v: Any, _ n: Int) -> String { "\(v)".padding(toLength: n, withPad: " ", startingAt: 0) }
 }

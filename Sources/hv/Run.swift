@@ -59,19 +59,33 @@ func startToolstack(machineMemory: ByteSize) throws -> Toolstack {
 /// Starts every domain, streams consoles, waits for all of them, prints crash reports and a summary.
 /// Returns the exit status (the highest of the domains').
 func runDomains(_ toolstack: Toolstack, _ domains: [Domain], prefixed: Bool, timeout: Double, quiet: Bool) throws -> Int32 {
+    flushStandardOutput()   // consoles are written straight to fd 1; earlier buffered output goes first
     let mux = ConsoleMux(prefixed: prefixed)
-    var started: [Domain] = []
     var status: Int32 = 0
+    var startedDomains: [Domain] = []
     for d in domains {
         mux.attach(d)
         do {
             try toolstack.start(d)
-            started.append(d)
+            startedDomains.append(d)
         } catch {
             report("hv: cannot start \(d.label): \(error)")
             status = 1
         }
     }
+    let started = startedDomains
+    // Ctrl-C or SIGTERM: destroy every domain (their memory goes back, the consoles stay), then report as usual.
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let interrupts = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
+    for source in interrupts {
+        source.setEventHandler {
+            report("hv: interrupted: destroying \(started.count) domain(s)")
+            for d in started { toolstack.destroy(d) }
+        }
+        source.resume()
+    }
+    defer { interrupts.forEach { $0.cancel() } }
     let deadline = timeout > 0 ? Date().addingTimeInterval(timeout) : nil
     for d in started {
         if let deadline {
@@ -103,4 +117,9 @@ func runDomains(_ toolstack: Toolstack, _ domains: [Domain], prefixed: Bool, tim
 /// One line (or block) to standard error.
 func report(_ text: String) {
     FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}
+
+/// Flushes C stdio's buffered standard output (`print` goes through it).
+func flushStandardOutput() {
+    fflush(nil)   // nil flushes every output stream, without touching the global `stdout`
 }

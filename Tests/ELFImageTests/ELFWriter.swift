@@ -18,6 +18,7 @@ struct ELFWriter {
     /// One section header (after the null section) and its bytes.
     struct Section {
         var type: UInt32 = 7            // SHT_NOTE
+        var flags: UInt64 = 0x2         // SHF_ALLOC
         var align: UInt64 = 4
         var offset: UInt64? = nil
         var size: UInt64? = nil
@@ -62,7 +63,7 @@ struct ELFWriter {
                 let at = tableOffset + 64 * (i + 1)
                 out.put(UInt32(0), at: at)                                   // sh_name
                 out.put(section.type, at: at + 4)
-                out.put(UInt64(2), at: at + 8)                               // sh_flags: SHF_ALLOC
+                out.put(section.flags, at: at + 8)
                 out.put(section.offset ?? UInt64(sectionOffsets[i]), at: at + 24)
                 out.put(section.size ?? UInt64(section.payload.count), at: at + 32)
                 out.put(section.align, at: at + 48)
@@ -107,9 +108,9 @@ enum Note {
     static func make(name: [UInt8] = Array("Xen\0".utf8), type: UInt32, _ descriptor: [UInt8],
                      nameSize: UInt32? = nil, descSize: UInt32? = nil, align: Int = 4) -> [UInt8] {
         var out: [UInt8] = []
-        out.append(nameSize ?? UInt32(name.count))
-        out.append(descSize ?? UInt32(descriptor.count))
-        out.append(type)
+        out.appendLittleEndian(nameSize ?? UInt32(name.count))
+        out.appendLittleEndian(descSize ?? UInt32(descriptor.count))
+        out.appendLittleEndian(type)
         out += name
         out.pad(to: align)
         out += descriptor
@@ -118,21 +119,44 @@ enum Note {
     }
 
     static func xen(_ type: UInt32, _ descriptor: [UInt8]) -> [UInt8] { make(type: type, descriptor) }
-    static func u64(_ value: UInt64) -> [UInt8] { var out: [UInt8] = []; out.append(value); return out }
-    static func u32(_ value: UInt32) -> [UInt8] { var out: [UInt8] = []; out.append(value); return out }
+    static func u64(_ value: UInt64) -> [UInt8] { var out: [UInt8] = []; out.appendLittleEndian(value); return out }
+    static func u32(_ value: UInt32) -> [UInt8] { var out: [UInt8] = []; out.appendLittleEndian(value); return out }
     static func text(_ string: String) -> [UInt8] { Array(string.utf8) + [0] }
 }
 
 extension Array where Element == UInt8 {
     mutating func pad(to alignment: Int) {
-        while count % alignment != 0 { append(0) }
+        while count % alignment != 0 { append(UInt8(0)) }
     }
 
-    mutating func append<T: FixedWidthInteger>(_ value: T) {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
     }
 
     mutating func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         Swift.withUnsafeBytes(of: value.littleEndian) { replaceSubrange(offset ..< offset + $0.count, with: $0) }
     }
+}
+
+/// SHF_COMPRESSED section contents.
+enum Compressed {
+    static let flags: UInt64 = 0x800         // SHF_COMPRESSED (never with SHF_ALLOC)
+
+    /// Elf64_Chdr: ch_type ELFCOMPRESS_ZLIB, ch_size, ch_addralign 4; then the zlib stream.
+    static func section(size: UInt64, stream: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.appendLittleEndian(UInt32(1))
+        out.appendLittleEndian(UInt32(0))
+        out.appendLittleEndian(size)
+        out.appendLittleEndian(UInt64(4))
+        return out + stream
+    }
+
+    /// `Fixture.miniOSNotes()` (96 bytes) deflated by zlib.
+    static let miniOSNotes: [UInt8] = [
+        0x78, 0xda, 0x63, 0x61, 0x60, 0x60, 0xe0, 0x00, 0x62, 0x36, 0x20, 0x8e, 0x48, 0xcd, 0x63, 0xf0,
+        0xcd, 0xcc, 0xcb, 0xd4, 0xf5, 0x0f, 0x66, 0x60, 0x81, 0x8a, 0x73, 0x40, 0xc5, 0xd3, 0x53, 0xf3,
+        0x52, 0x8b, 0x32, 0x93, 0xe1, 0xe2, 0x4c, 0x50, 0x71, 0x06, 0x01, 0x06, 0x30, 0x80, 0x89, 0xb3,
+        0x42, 0xc5, 0x2b, 0x52, 0xf3, 0x74, 0x8d, 0xf5, 0x0c, 0x18, 0x00, 0x46, 0x98, 0x0c, 0x44,
+    ]
 }

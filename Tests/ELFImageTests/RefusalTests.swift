@@ -90,6 +90,28 @@ struct RefusalTests {
         expectRefusal(elf.build(), .tableBeyondFile(file: name, table: .sectionHeaders, offset: size - 64, count: 2,
                                                     entrySize: 64, fileSize: size),
                       mentioning: "section header table")
+        // e_shnum 0 with e_shoff set: extended numbering needs section 0 in the file.
+        elf = Fixture.miniOS()
+        elf.sectionHeaderOffset = 0x10_0000
+        let plain = elf.build()
+        expectRefusal(plain, .tableBeyondFile(file: name, table: .sectionHeaders, offset: 0x10_0000, count: 1,
+                                              entrySize: 64, fileSize: UInt64(plain.count)))
+        // ... and the count it gives must fit too.
+        elf = Fixture.miniOS()
+        elf.sections = [.init(payload: [])]
+        elf.sectionHeaderCount = 0
+        var extended = elf.build()
+        let table = UInt64(extended.count - 128)
+        extended.put(UInt64(0x1000), at: Int(table) + 32)                 // section 0's sh_size
+        expectRefusal(extended, .tableBeyondFile(file: name, table: .sectionHeaders, offset: table, count: 0x1000,
+                                                 entrySize: 64, fileSize: UInt64(extended.count)))
+    }
+
+    @Test func programHeaderTableInsideTheELFHeader() {
+        var elf = Fixture.miniOS()
+        elf.programHeaderOffset = 0
+        expectRefusal(elf.build(), .badHeaderField(file: name, field: .programHeaderOffset, value: 0),
+                      mentioning: "e_phoff is 0, expected at least 64")
     }
 
     @Test func badProgramHeaderEntrySize() {
@@ -300,12 +322,12 @@ struct RefusalTests {
         let offset = noteOffset(Fixture.miniOS(notes: Fixture.miniOSNotes() + hostile), after: Fixture.miniOSNotes())
         expectRefusal(Fixture.miniOS(notes: Fixture.miniOSNotes() + hostile).build(),
                       .badNote(file: name, location: .segment(0), offset: offset,
-                               problem: .sizesBeyondArea(nameSize: 4, descSize: 0xffff_fff0, remaining: 20)),
+                               problem: .sizesBeyondArea(nameSize: 4, descSize: 0xffff_fff0, remaining: 24)),
                       mentioning: "run past the end of the note area")
-        let nameless = Note.make(name: [], type: 1, Note.u64(0))
-        expectRefusal(Fixture.miniOS(notes: Fixture.miniOSNotes() + nameless).build(),
+        let longName = Note.make(type: 1, Note.u64(0), nameSize: 0x7fff_ffff)
+        expectRefusal(Fixture.miniOS(notes: Fixture.miniOSNotes() + longName).build(),
                       .badNote(file: name, location: .segment(0), offset: offset,
-                               problem: .descriptorWithoutName(descSize: 8)))
+                               problem: .sizesBeyondArea(nameSize: 0x7fff_ffff, descSize: 8, remaining: 24)))
     }
 
     @Test func badNoteInSectionNamesTheSection() {
@@ -369,21 +391,37 @@ struct RefusalTests {
 
     // MARK: libelf
 
-    @Test func libelfFailureCarriesItsMessage() {
-        // Extended section numbering (e_shnum 0): the count lives in section 0's sh_size. An absurd one
-        // makes elf_memory refuse the file.
+    @Test func compressedNoteSectionClaimingAHugeSize() {
         var elf = Fixture.miniOS()
-        elf.sections = [.init(payload: [])]
-        elf.sectionHeaderCount = 0
-        var bytes = elf.build()
-        let table = Int(bytes.count - 128)
-        bytes.put(UInt64(0xffff_ffff), at: table + 32)
-        guard case .libelf(name, "elf_memory", let message)? = refusal(bytes) else {
+        elf.segments.removeFirst()
+        elf.sections = [.init(flags: Compressed.flags,
+                              payload: Compressed.section(size: 0x1000_0000, stream: Compressed.miniOSNotes))]
+        let bytes = elf.build()
+        let sectionOffset = UInt64(64 + 2 * 56) + 0x100 + 0x40   // headers, text, data: all 16-byte multiples
+        expectRefusal(bytes, .badNote(file: name, location: .section(1), offset: sectionOffset,
+                                      problem: .compressedTooLarge(size: 0x1000_0000, limit: 1 << 20)),
+                      mentioning: "SHT_NOTE section 1: the compressed section claims to inflate to 0x10000000 bytes")
+    }
+
+    @Test func libelfFailureCarriesItsMessage() {
+        // A compressed note section whose zlib stream is garbage: libelf's elf_compress refuses it.
+        var elf = Fixture.miniOS()
+        elf.segments.removeFirst()
+        elf.sections = [.init(flags: Compressed.flags,
+                              payload: Compressed.section(size: 96, stream: [0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]))]
+        let bytes = elf.build()
+        guard case .libelf(name, "elf_compress", let message)? = refusal(bytes) else {
             Issue.record("expected a libelf error, got \(String(describing: refusal(bytes)))")
             return
         }
         #expect(!message.isEmpty)
-        #expect(refusal(bytes)?.description.hasPrefix("bad.elf: libelf elf_memory failed: ") == true)
+        #expect(refusal(bytes)?.description == "bad.elf: libelf elf_compress failed: \(message)")
+        // libelf also refuses a compressed section that is SHF_ALLOC.
+        elf.sections[0].flags |= 0x2
+        guard case .libelf(name, "gelf_getchdr", _)? = refusal(elf.build()) else {
+            Issue.record("expected gelf_getchdr to fail, got \(String(describing: refusal(elf.build())))")
+            return
+        }
     }
 
     /// File offset of the note that follows `notes` in segment 0 of `elf`.

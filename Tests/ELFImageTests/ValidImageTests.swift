@@ -117,6 +117,15 @@ struct ValidImageTests {
         #expect(image.segments.map(\.index) == [0, 1])
     }
 
+    @Test func compressedNoteSectionIsInflated() throws {
+        var elf = Fixture.miniOS()
+        elf.segments.removeFirst()
+        elf.sections = [.init(flags: Compressed.flags,
+                              payload: Compressed.section(size: 96, stream: Compressed.miniOSNotes))]
+        let image = try accept(elf.build())
+        #expect(image.notes == (try accept(Fixture.miniOS().build())).notes)
+    }
+
     @Test func sectionsAreReadWhenPTNoteHasNoXenNotes() throws {
         let gnu = Note.make(name: Array("GNU\0".utf8), type: 3, [1, 2, 3, 4])
         var elf = Fixture.miniOS(notes: gnu)

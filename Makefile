@@ -1,0 +1,39 @@
+# The two commands of the README:
+#
+#   make demo   install what is missing, build the hypervisor and the sample guests, run the demo
+#   make test   install what is missing, build everything, run every test (KVM tests boot real guests)
+#
+# Other targets: deps (install libelf-dev and pkg-config when missing), build, images, bench, clean.
+
+SWIFT ?= swift
+HV    := .build/release/hv
+
+.PHONY: demo test deps build images bench clean
+
+demo: build
+	$(HV) demo
+
+test: deps images
+	$(SWIFT) test
+
+build: deps images
+	$(SWIFT) build -c release --product hv
+
+images:
+	$(MAKE) -C Images
+
+bench: build
+	$(HV) bench all
+
+# libelf-dev is the one system package the host needs (the ELF loader links libelf through pkg-config).
+deps:
+	@if ! pkg-config --exists libelf 2>/dev/null; then \
+	    echo "installing libelf-dev and pkg-config (needs root)"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libelf-dev pkg-config; \
+	fi
+	@pkg-config --exists libelf || { echo "libelf-dev is still missing: install it with apt-get install libelf-dev"; exit 1; }
+
+clean:
+	$(MAKE) -C Images clean
+	rm -rf .build
