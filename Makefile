@@ -14,6 +14,7 @@ demo: build
 	$(HV) demo
 
 test: deps images
+	$(SWIFT) build          # hv too: the command-line tests run it
 	$(SWIFT) test
 
 build: deps images

@@ -44,24 +44,29 @@ static struct kvm_segment data(uint16_t sel, uint8_t dpl) {
         .present = 1, .dpl = dpl, .db = 1, .s = 1, .l = 0, .g = 1 };
 }
 
-// The host's supported CPUID, so the guest sees real features and the real physical address width
-// (without it the vCPU assumes 36 bits and our stub region above 64 GiB would be unreachable).
-static int set_supported_cpuid(int kvm, int vcpu) {
-    enum { max_entries = 256 };
-    static __thread union {
-        struct kvm_cpuid2 c;
-        uint8_t bytes[sizeof(struct kvm_cpuid2) + max_entries * sizeof(struct kvm_cpuid_entry2)];
-    } buf;
-    memset(&buf, 0, sizeof buf);
-    buf.c.nent = max_entries;
-    if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, &buf.c) < 0) return -errno;
-    if (ioctl(vcpu, KVM_SET_CPUID2, &buf.c) < 0) return -errno;
-    return 0;
+enum { max_cpuid_entries = 256 };
+static union {
+    struct kvm_cpuid2 c;
+    uint8_t bytes[sizeof(struct kvm_cpuid2) + max_cpuid_entries * sizeof(struct kvm_cpuid_entry2)];
+} supported_cpuid;
+static pthread_once_t supported_cpuid_once = PTHREAD_ONCE_INIT;
+static int supported_cpuid_kvm = -1, supported_cpuid_error;
+
+static void fetch_supported_cpuid(void) {
+    supported_cpuid.c.nent = max_cpuid_entries;
+    if (ioctl(supported_cpuid_kvm, KVM_GET_SUPPORTED_CPUID, &supported_cpuid.c) < 0) supported_cpuid_error = errno;
 }
 
-int ckvm_setup_pv_vcpu(int kvm, int vcpu, const struct ckvm_pv_start *start) {
-    int r = set_supported_cpuid(kvm, vcpu);
-    if (r < 0) return r;
+const struct kvm_cpuid2 *ckvm_supported_cpuid(int kvm) {
+    supported_cpuid_kvm = kvm;
+    pthread_once(&supported_cpuid_once, fetch_supported_cpuid);
+    if (supported_cpuid_error) { errno = supported_cpuid_error; return NULL; }
+    return &supported_cpuid.c;
+}
+
+int ckvm_setup_pv_vcpu(int vcpu, const struct kvm_cpuid2 *cpuid, const struct ckvm_pv_start *start) {
+    if (ioctl(vcpu, KVM_SET_CPUID2, cpuid) < 0) return -errno;
+    int r;
     struct kvm_sregs s;
     r = ckvm_get_sregs(vcpu, &s);
     if (r < 0) return r;

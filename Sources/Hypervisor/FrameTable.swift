@@ -63,16 +63,28 @@ public final class FrameTable: Sendable {
 
     /// Returns frames to the free pool, punching them out of the memfd so the host gets the memory back.
     public func release(_ mfns: [UInt64], from domain: UInt16) {
-        for mfn in mfns {
-            setM2P(mfn: mfn, pfn: PVLayout.invalidM2PEntry)
-            memory.release(mfn: mfn)
-        }
+        for mfn in mfns { setM2P(mfn: mfn, pfn: PVLayout.invalidM2PEntry) }
+        // One hole per run of consecutive frames: a domain's frames are mostly contiguous.
+        for run in FrameTable.runs(mfns) { memory.release(run) }
         state.withLock { s in
             for mfn in mfns where mfn < UInt64(s.owner.count) && s.owner[Int(mfn)] == domain {
                 s.owner[Int(mfn)] = FrameTable.free
                 s.freeList.append(UInt32(mfn))
             }
         }
+    }
+
+    /// Frames grouped into runs of consecutive MFNs, in ascending order.
+    public static func runs(_ mfns: [UInt64]) -> [Range<UInt64>] {
+        var out: [Range<UInt64>] = []
+        for mfn in mfns.sorted() {
+            if let last = out.last, last.upperBound == mfn {
+                out[out.count - 1] = last.lowerBound..<mfn + 1
+            } else if out.last?.contains(mfn) != true {
+                out.append(mfn..<mfn + 1)
+            }
+        }
+        return out
     }
 
     /// M2P[mfn] := pfn.

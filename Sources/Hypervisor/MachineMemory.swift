@@ -90,9 +90,9 @@ public final class MachineMemory: @unchecked Sendable {
         memset(p, 0, 4096)
     }
 
-    /// Gives a frame's memory back to the host (the memfd block is deallocated; the frame reads as zero).
-    public func release(mfn: UInt64) {
-        guard isValid(mfn) else { return }
-        _ = chost_punch_hole(fd, Int64(mfn << 12), 4096)
+    /// Gives frames' memory back to the host (the memfd blocks are deallocated; the frames read as zero).
+    public func release(_ frames: Range<UInt64>) {
+        guard !frames.isEmpty, frames.upperBound <= UInt64(frameCount) else { return }
+        _ = chost_punch_hole(fd, Int64(frames.lowerBound << 12), Int64(frames.count << 12))
     }
 }

@@ -12,17 +12,29 @@ public struct BaselineMeasurement: Sendable {
 
 extension KVMPlatform {
     /// Runs a built, never-started domain in a fresh VM driven by the minimal C KVM loop (the benchmark
-    /// baseline), on the calling thread. The domain's own VM is left untouched; destroy the domain afterwards.
+    /// baseline), on the calling thread. The C side maps the same machine frames and stub image itself,
+    /// as any C VMM would; the domain's own VM is left untouched. Destroy the domain afterwards.
     public func runBaseline(_ domain: Domain, stopAfterFirstExit: Bool = false) throws(HypervisorError) -> BaselineMeasurement {
         guard let vm = domain.virtualMachine as? KVMVirtualMachine, domain.state == .created else {
             throw HypervisorError(.EINVAL, domain.label, "run under the baseline loop", "needs a built domain that never ran")
         }
         let c = domain.vcpus[0].context
-        var spec = cbaseline_vm(window: vm.window.base, window_size: UInt64(vm.window.size), stub: vm.stub.base,
-                                start: ckvm_pv_start(rip: c.registers.rip, rsp: c.registers.rsp, rsi: c.registers.rsi,
-                                                     rflags: c.registers.rflags, cr3: c.kernelL4 << 12))
+        // The same frames our window maps: the M2P read-only, the domain's own read-write.
+        var runs = [cbaseline_frames(first_mfn: 0, count: UInt64(frames.m2pFrames), writable: 0)]
+        for r in FrameTable.runs(domain.p2m + [domain.sharedInfoMFN]) {
+            runs.append(cbaseline_frames(first_mfn: r.lowerBound, count: UInt64(r.count), writable: 1))
+        }
         var out = cbaseline_result()
-        cbaseline_run(device.fd, &spec, stopAfterFirstExit ? 1 : 0, &out)
+        runs.withUnsafeBufferPointer { runs in
+            stub.image.withUnsafeBytes { image in
+                var spec = cbaseline_vm(memfd: domain.memory.fd, window_size: UInt64(vm.window.size), runs: runs.baseAddress,
+                                        nruns: Int32(runs.count), stub_image: image.baseAddress,
+                                        start: ckvm_pv_start(rip: c.registers.rip, rsp: c.registers.rsp, rsi: c.registers.rsi,
+                                                             rflags: c.registers.rflags, cr3: c.kernelL4 << 12),
+                                        cpuid: device.cpuid)
+                cbaseline_run(device.fd, &spec, stopAfterFirstExit ? 1 : 0, &out)
+            }
+        }
         guard out.error == 0 else { throw HypervisorError(errno: -out.error, domain.label, "baseline C loop") }
         guard out.unexpected_exit == 0 else {
             throw HypervisorError(.EIO, domain.label, "baseline C loop", "stopped on KVM exit reason \(out.unexpected_exit)")

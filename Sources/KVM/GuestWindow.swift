@@ -19,7 +19,7 @@ final class GuestWindow: @unchecked Sendable {
             if !readOnlyFrames.isEmpty {
                 try map(memory, run: readOnlyFrames, prot: PROT_READ, label: label)
             }
-            for run in GuestWindow.runs(frames.sorted()) {
+            for run in FrameTable.runs(frames) {
                 try map(memory, run: run, prot: PROT_READ | PROT_WRITE, label: label)
             }
         } catch {
@@ -37,25 +37,6 @@ final class GuestWindow: @unchecked Sendable {
         guard r != MAP_FAILED else {
             throw HypervisorError(errno: errno, label, "map machine frames 0x\(String(run.lowerBound, radix: 16))+\(run.count)")
         }
-    }
-
-    /// Consecutive frames merged into ranges (input sorted).
-    static func runs(_ sorted: [UInt64]) -> [Range<UInt64>] {
-        var out: [Range<UInt64>] = []
-        var start: UInt64? = nil
-        var end: UInt64 = 0
-        for f in sorted {
-            if let s = start, f == end {
-                end = f + 1
-                _ = s
-            } else {
-                if let s = start { out.append(s..<end) }
-                start = f
-                end = f + 1
-            }
-        }
-        if let s = start { out.append(s..<end) }
-        return out
     }
 }
 

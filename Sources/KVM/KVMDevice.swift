@@ -7,6 +7,9 @@ public final class KVMDevice: Sendable {
     public let fd: Int32
     /// Size of each vCPU's kvm_run mapping.
     public let runSize: Int32
+    /// The host's supported CPUID, loaded into every vCPU.
+    /// (Immutable after the first fetch; shared read-only by every vCPU set-up.)
+    nonisolated(unsafe) let cpuid: UnsafePointer<kvm_cpuid2>
 
     /// Opens /dev/kvm and checks the API version and the capabilities the exit loop relies on.
     public init() throws(HypervisorError) {
@@ -31,8 +34,14 @@ public final class KVMDevice: Sendable {
             close(fd)
             throw HypervisorError(errno: -size, "/dev/kvm", "KVM_GET_VCPU_MMAP_SIZE")
         }
+        guard let cpuid = ckvm_supported_cpuid(fd) else {
+            let e = errno
+            close(fd)
+            throw HypervisorError(errno: e, "/dev/kvm", "KVM_GET_SUPPORTED_CPUID")
+        }
         self.fd = fd
         self.runSize = size
+        self.cpuid = cpuid
     }
 
     deinit { close(fd) }

@@ -34,21 +34,20 @@ final class KVMVCPU: @unchecked Sendable {
         Glibc.close(fd)
     }
 
-    /// Loads the vCPU's start state and runs it on a new thread.
+    /// Loads the vCPU's start state (CPUID, sregs, MSRs, registers) and runs it on a new thread.
     func start() throws(HypervisorError) {
         let c = vcpu.context
         var s = ckvm_pv_start(rip: c.registers.rip, rsp: c.registers.rsp, rsi: c.registers.rsi,
                               rflags: c.registers.rflags, cr3: c.kernelL4 << 12)
-        let r = ckvm_setup_pv_vcpu(vm.platform.device.fd, fd, &s)
-        guard r == 0 else { throw HypervisorError(errno: -r, vm.label, "set up vcpu \(vcpu.id) (sregs, MSRs, registers)") }
+        let r = ckvm_setup_pv_vcpu(fd, vm.platform.device.cpuid, &s)
+        guard r == 0 else { throw HypervisorError(errno: -r, vm.label, "set up vcpu \(vcpu.id) (CPUID, sregs, MSRs, registers)") }
         ckvm_request_sync_regs(run)
 
         let box = Unmanaged.passRetained(self)
         let created: Int32 = thread.withLock { t in
             var tid = pthread_t()
             let rc = pthread_create(&tid, nil, { arg in
-                let me = Unmanaged<KVMVCPU>.fromOpaque(arg!).takeRetainedValue()
-                me.threadMain()
+                Unmanaged<KVMVCPU>.fromOpaque(arg!).takeRetainedValue().threadMain()
                 return nil
             }, box.toOpaque())
             if rc == 0 {

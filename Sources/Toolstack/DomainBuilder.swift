@@ -72,7 +72,10 @@ public struct DomainBuilder {
                 let pfn = Int((va - layout.virtBase) >> 12)
                 let offset = Int(va & 4095)
                 let n = min(4096 - offset, bytes.count - done)
-                try control.write(domain, pfn: pfn, offset: offset, bytes: Array(bytes[done..<done + n]))
+                let failure = bytes[done..<done + n].withUnsafeBytes { raw -> HypervisorError? in
+                    do throws(HypervisorError) { try control.write(domain, pfn: pfn, offset: offset, bytes: raw); return nil } catch { return error }
+                }
+                if let failure { throw failure }
                 done += n
             }
             // memsz beyond filesz stays zero: the frames are fresh.
@@ -84,7 +87,7 @@ public struct DomainBuilder {
         for page in 0..<layout.p2mPages {
             let first = page * perPage
             let words = (first..<min(first + perPage, domain.nrPages)).map { domain.p2m[$0] }
-            try control.write(domain, pfn: layout.p2mPFN + page, bytes: littleEndianBytes(words))
+            try control.write(domain, pfn: layout.p2mPFN + page, words: words)
         }
     }
 
@@ -124,7 +127,7 @@ public struct DomainBuilder {
                     entries[i] = domain.p2m[child.pfn] << 12 | upper
                 }
             }
-            try control.write(domain, pfn: table.pfn, bytes: littleEndianBytes(entries))
+            try control.write(domain, pfn: table.pfn, words: entries)
         }
     }
 
@@ -146,9 +149,13 @@ public struct DomainBuilder {
     }
 }
 
-func littleEndianBytes(_ words: [UInt64]) -> [UInt8] {
-    var out = [UInt8]()
-    out.reserveCapacity(words.count * 8)
-    for w in words { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: w >> (8 * UInt64(i)))) } }
-    return out
+extension DomainControl {
+    /// Writes little-endian 64-bit words (page-table entries, p2m entries) into page `pfn`.
+    func write(_ domain: Domain, pfn: Int, words: [UInt64]) throws(HypervisorError) {
+        // x86-64 is little-endian: the words' memory is already the guest's byte order.
+        let failure = words.withUnsafeBytes { raw -> HypervisorError? in
+            do throws(HypervisorError) { try write(domain, pfn: pfn, bytes: raw); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+    }
 }

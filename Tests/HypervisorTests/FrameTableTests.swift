@@ -57,3 +57,12 @@ import Testing
         #expect(!four.withUnsafeMutableBytes { m.read(mfn: 0, offset: 4090, into: $0) })   // crosses the frame
     }
 }
+
+@Suite struct FrameRunTests {
+    @Test func consecutiveFramesFormRuns() {
+        #expect(FrameTable.runs([]) == [])
+        #expect(FrameTable.runs([5]) == [5..<6])
+        #expect(FrameTable.runs([7, 3, 4, 5, 9, 8, 20]) == [3..<6, 7..<10, 20..<21])
+        #expect(FrameTable.runs([2, 2, 3]) == [2..<4])
+    }
+}

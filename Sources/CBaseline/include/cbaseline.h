@@ -5,15 +5,25 @@
 #include <stdint.h>
 #include "ckvm.h"
 
+/// A run of machine frames to map into the guest-physical window (GPA = MFN * 4096).
+struct cbaseline_frames {
+    uint64_t first_mfn, count;
+    int writable;
+};
+
+/// The domain to run, described the way a C VMM would receive it: where its memory is, and its start state.
 struct cbaseline_vm {
-    void *window;              // host mapping of the domain's guest-physical window (slot 0, GPA 0)
-    uint64_t window_size;
-    void *stub;                // host mapping of the stub region (slot 1, HV_STUB_GPA)
+    int memfd;                        // machine memory
+    uint64_t window_size;             // size of the guest-physical window (slot 0, GPA 0)
+    const struct cbaseline_frames *runs;
+    int nruns;
+    const void *stub_image;           // the stub region's contents (slot 1, HV_STUB_GPA), HV_STUB_SIZE bytes
     struct ckvm_pv_start start;
+    const struct kvm_cpuid2 *cpuid;   // the same cached supported CPUID our loop uses
 };
 
 struct cbaseline_result {
-    uint64_t create_to_first_exit_ns;   // KVM_CREATE_VM … first exit to user space
+    uint64_t create_to_first_exit_ns;   // memory mappings, KVM_CREATE_VM … first exit to user space
     uint64_t first_hypercall_ns;        // monotonic time of the first hypercall exit
     uint64_t shutdown_ns;               // monotonic time of the SCHEDOP_shutdown exit
     uint64_t hypercalls;                // hypercall exits, the shutdown included

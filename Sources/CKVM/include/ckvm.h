@@ -29,8 +29,13 @@ struct ckvm_pv_start {
     uint64_t rip, rsp, rsi, rflags;
     uint64_t cr3;          // guest-physical address of the kernel L4 (= MFN << 12)
 };
-/// Loads KVM's supported CPUID, sregs, the syscall MSRs and the registers for a PV vCPU; -errno on failure.
-int ckvm_setup_pv_vcpu(int kvm, int vcpu, const struct ckvm_pv_start *start);
+/// The host's supported CPUID (KVM_GET_SUPPORTED_CPUID), fetched once per process: it costs ~0.4 ms
+/// here and never changes. NULL with errno on failure.
+const struct kvm_cpuid2 *ckvm_supported_cpuid(int kvm);
+/// Loads `cpuid` (so the guest sees real features and the real physical address width: without it the
+/// vCPU assumes 36 bits and the stub region above 64 GiB is unreachable), then sregs, the syscall MSRs
+/// and the registers of a PV vCPU; -errno on failure.
+int ckvm_setup_pv_vcpu(int vcpu, const struct kvm_cpuid2 *cpuid, const struct ckvm_pv_start *start);
 
 /// Installs the (empty) kick signal handler for `signo`, without SA_RESTART; -errno on failure.
 int ckvm_install_kick_handler(int signo);
