@@ -27,39 +27,33 @@ extension KVMVCPU {
             }
             let action: VCPUAction
             switch ckvm_exit_reason(run) {
-            case UInt32(KVM_EXIT_MMIO):
-                if ckvm_mmio_address(run) == StubRegion.doorbellGPA && ckvm_mmio_is_write(run) != 0 {
-                    loadRegisters(&regs)
-                    action = domain.hypercall(vcpu, &regs)
-                    storeRegisters(regs)
-                } else {
-                    loadRegisters(&regs)
-                    action = domain.fatalExit(vcpu, "access to guest-physical 0x\(String(ckvm_mmio_address(run), radix: 16)), which has no memory", registers: regs)
-                }
-            case UInt32(KVM_EXIT_IO):
+            case UInt32(KVM_EXIT_MMIO) where ckvm_mmio_address(run) == StubRegion.doorbellGPA && ckvm_mmio_is_write(run) != 0:
                 loadRegisters(&regs)
-                action = ckvm_io_port(run) == StubRegion.exceptionPort
-                    ? exception(regs)
-                    : domain.fatalExit(vcpu, "port I/O to 0x\(String(ckvm_io_port(run), radix: 16)) from ring 0", registers: regs)
+                action = domain.hypercall(vcpu, &regs)
+                storeRegisters(regs)
+            case UInt32(KVM_EXIT_IO) where ckvm_io_port(run) == StubRegion.exceptionPort:
+                loadRegisters(&regs)
+                action = exception(regs)
             case UInt32(KVM_EXIT_INTR):
                 continue
-            case UInt32(KVM_EXIT_SHUTDOWN):
+            case let reason:
                 loadRegisters(&regs)
-                action = domain.fatalExit(vcpu, "triple fault (the CPU shut down)", registers: regs)
-            case UInt32(KVM_EXIT_HLT):
-                loadRegisters(&regs)
-                action = domain.fatalExit(vcpu, "hlt executed in ring 0", registers: regs)
-            case UInt32(KVM_EXIT_INTERNAL_ERROR):
-                loadRegisters(&regs)
-                action = domain.fatalExit(vcpu, "KVM internal error, suberror \(ckvm_internal_suberror(run))", registers: regs)
-            case UInt32(KVM_EXIT_FAIL_ENTRY):
-                loadRegisters(&regs)
-                action = domain.fatalExit(vcpu, "VM entry failed, hardware reason 0x\(String(ckvm_fail_entry_reason(run), radix: 16))", registers: regs)
-            case let other:
-                loadRegisters(&regs)
-                action = domain.fatalExit(vcpu, "unexpected KVM exit reason \(other)", registers: regs)
+                action = domain.fatalExit(vcpu, abnormalExit(reason), registers: regs)
             }
             if case .stop = action { return }
+        }
+    }
+
+    /// Why an exit other than a hypercall, an exception or a kick can only mean a broken guest.
+    private func abnormalExit(_ reason: UInt32) -> String {
+        switch reason {
+        case UInt32(KVM_EXIT_MMIO): "access to guest-physical 0x\(String(ckvm_mmio_address(run), radix: 16)), which has no memory"
+        case UInt32(KVM_EXIT_IO): "port I/O to 0x\(String(ckvm_io_port(run), radix: 16)) from ring 0"
+        case UInt32(KVM_EXIT_SHUTDOWN): "triple fault (the CPU shut down)"
+        case UInt32(KVM_EXIT_HLT): "hlt executed in ring 0"
+        case UInt32(KVM_EXIT_INTERNAL_ERROR): "KVM internal error, suberror \(ckvm_internal_suberror(run))"
+        case UInt32(KVM_EXIT_FAIL_ENTRY): "VM entry failed, hardware reason 0x\(String(ckvm_fail_entry_reason(run), radix: 16))"
+        default: "unexpected KVM exit reason \(reason)"
         }
     }
 
