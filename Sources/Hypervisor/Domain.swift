@@ -43,7 +43,7 @@ public final class Domain: @unchecked Sendable {
     public let sharedInfoMFN: UInt64
     public let console = DomainConsole()
     public private(set) var vcpus: [VCPU] = []
-    /// Set once the platform has created the VM.
+    /// Set once, by `DomainControl.createDomain`, before any thread can see the domain; never changed after.
     var vm: (any VirtualMachine)?
     /// The platform's VM for this domain (for platform-specific tools such as the benchmark baseline).
     public var virtualMachine: (any VirtualMachine)? { vm }
@@ -109,6 +109,15 @@ public final class Domain: @unchecked Sendable {
         }
     }
 
+    /// Moves a domain that never ran straight to `destroyed`; false if it has started (or ended).
+    func destroyIfNeverStarted() -> Bool {
+        stateLock.withLock { s in
+            guard s == .created else { return false }
+            s = .destroyed
+            return true
+        }
+    }
+
     func vcpuStarted() { running.add(1, ordering: .relaxed) }
 
     /// Called by the platform's vCPU thread as its last act. The last one out releases the domain.
@@ -120,8 +129,7 @@ public final class Domain: @unchecked Sendable {
     /// Frees the VM and every frame; the console log stays readable.
     func release() {
         if !state.isFinal { end(.destroyed) }
-        vm?.destroy()
-        vm = nil
+        vm?.destroy()   // `vm` stays set: a late kick finds no live thread and does nothing
         hypervisor?.frames.release(p2m + [sharedInfoMFN], from: id)
         hypervisor?.domainFinished(self)
         finished.leave()

@@ -121,9 +121,11 @@ public struct DomainControl: Sendable {
 
     /// Ends a domain now, whatever it is doing; its memory returns to the host.
     public func destroy(_ domain: Domain) {
-        let neverStarted = domain.state == .created
-        domain.end(.destroyed)
-        if neverStarted { domain.release() }
+        if domain.destroyIfNeverStarted() {
+            domain.release()     // no vCPU thread will ever call vcpuDidStop
+        } else {
+            domain.end(.destroyed)   // the last vCPU thread out releases it
+        }
     }
 
     private func frame(_ domain: Domain, pfn: Int, _ op: String) throws(HypervisorError) -> UInt64 {

@@ -46,9 +46,9 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
         vcpus[vcpu.id].kick()
     }
 
+    /// Called once, after every vCPU thread has ended. `vcpus` stays as it is so a late kick is harmless.
     func destroy() {
         vcpus.forEach { $0.close() }
-        vcpus = []
         Glibc.close(fd)
     }
 }
