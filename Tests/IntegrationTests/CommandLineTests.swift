@@ -58,6 +58,12 @@ struct CommandLineTests {
         #expect(r.err.contains("ENOENT"))
     }
 
+    @Test func runWithoutImagesIsAUsageError() throws {
+        let r = try run(["run"])
+        #expect(r.status == 64)
+        #expect(r.err.contains("Missing expected argument"))
+    }
+
     @Test func elfInfoShowsTheNotes() throws {
         let r = try run(["elf-info", try imagePath("hello-c")])
         #expect(r.status == 0)
