@@ -15,3 +15,11 @@ int64_t chost_allocated_bytes(int fd) {
     if (fstat(fd, &st) != 0) return -1;
     return (int64_t)st.st_blocks * 512;
 }
+
+#include <cpuid.h>
+
+void chost_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
+    unsigned int a, b, c, d;
+    __cpuid_count(leaf, subleaf, a, b, c, d);
+    out[0] = a; out[1] = b; out[2] = c; out[3] = d;
+}

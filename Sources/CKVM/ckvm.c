@@ -111,6 +111,45 @@ int ckvm_setup_pv_vcpu(int vcpu, const struct kvm_cpuid2 *cpuid, const struct ck
     return ckvm_set_regs(vcpu, &regs);
 }
 
+int ckvm_set_pv_segments(int vcpu, uint64_t fs_base, uint64_t gs_base, uint64_t shadow_gs_base, int task_switched) {
+    struct kvm_sregs s;
+    int r = ckvm_get_sregs(vcpu, &s);
+    if (r < 0) return r;
+    s.fs.base = fs_base;
+    s.gs.base = gs_base;
+    s.cr0 = task_switched ? (s.cr0 | 8) : (s.cr0 & ~8ull);
+    if ((r = ckvm_set_sregs(vcpu, &s)) < 0) return r;
+    union { struct kvm_msrs h; uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)]; } m;
+    memset(&m, 0, sizeof m);
+    m.h.nmsrs = 1;
+    m.h.entries[0].index = 0xc0000102;     // MSR_KERNEL_GS_BASE: the user GS base while in kernel mode
+    m.h.entries[0].data = shadow_gs_base;
+    r = ioctl(vcpu, KVM_SET_MSRS, &m.h);
+    return r < 0 ? -errno : (r == 1 ? 0 : -EINVAL);
+}
+
+int ckvm_set_pvclock(int vcpu, uint64_t gpa) {
+    union { struct kvm_msrs h; uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)]; } m;
+    memset(&m, 0, sizeof m);
+    m.h.nmsrs = 1;
+    m.h.entries[0].index = 0x4b564d01;     // MSR_KVM_SYSTEM_TIME_NEW, bit 0 = enable
+    m.h.entries[0].data = gpa | 1;
+    int r = ioctl(vcpu, KVM_SET_MSRS, &m.h);
+    return r < 0 ? -errno : (r == 1 ? 0 : -EINVAL);
+}
+
+int64_t ckvm_vm_clock(int vm) {
+    struct kvm_clock_data d;
+    memset(&d, 0, sizeof d);
+    return ioctl(vm, KVM_GET_CLOCK, &d) < 0 ? -errno : (int64_t)d.clock;
+}
+
+int ckvm_zap_translations(int vm, uint64_t gpa, void *host) {
+    int r = ckvm_set_memory_region(vm, 2, 0, gpa, 4096, host);
+    if (r < 0) return r;
+    return ckvm_set_memory_region(vm, 2, 0, gpa, 0, host);
+}
+
 static void kick_handler(int signo) { (void)signo; }
 
 int ckvm_install_kick_handler(int signo) {

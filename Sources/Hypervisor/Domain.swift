@@ -49,12 +49,23 @@ public final class Domain: @unchecked Sendable {
     public var virtualMachine: (any VirtualMachine)? { vm }
     weak var hypervisor: Hypervisor?
 
+    /// Event-channel ports (this domain's lock; never held while taking another domain's).
+    let events = Mutex(PortTable())
+    /// Guest system time (the pvclock's clock) minus the host's monotonic clock, set by the platform.
+    var systemTimeOffset: Int64 = 0
+    /// Whether privileged instructions beyond Xen's set (cli/sti/hlt) are trapped and emulated.
+    public let emulatePrivileged: Bool
+    /// Frames of the bootstrap page tables: never mappable writable (set by `setVCPUContext`).
+    var pageTableFrames: Set<UInt64> = []
+
     private let stateLock = Mutex<DomainState>(.created)
     private let crashLock = Mutex<CrashReport?>(nil)
     private let running = Atomic<Int>(0)
     private let finished = DispatchGroup()
 
-    init(id: UInt16, name: String, handle: [UInt8], memory: MachineMemory, p2m: [UInt64], sharedInfoMFN: UInt64, vcpuCount: Int) {
+    init(id: UInt16, name: String, handle: [UInt8], memory: MachineMemory, p2m: [UInt64], sharedInfoMFN: UInt64, vcpuCount: Int,
+         emulatePrivileged: Bool = false) {
+        self.emulatePrivileged = emulatePrivileged
         self.id = id
         self.name = name
         self.handle = handle
@@ -72,6 +83,9 @@ public final class Domain: @unchecked Sendable {
     public var nrPages: Int { p2m.count }
     /// "domain 3 (hello-c)", for messages.
     public var label: String { "domain \(id) (\(name))" }
+
+    /// Xen system time now: what the guest's pvclock reads.
+    public func systemTime() -> UInt64 { UInt64(bitPattern: Int64(bitPattern: monotonicNanos()) &+ systemTimeOffset) }
 
     /// Blocks until the domain has stopped and its resources are released.
     public func waitUntilFinished() { finished.wait() }
@@ -91,6 +105,7 @@ public final class Domain: @unchecked Sendable {
         guard changed else { return }
         for v in vcpus {
             v.stopRequested.store(true, ordering: .releasing)
+            v.parker.wake()
             vm?.kick(v)
         }
     }
@@ -129,6 +144,8 @@ public final class Domain: @unchecked Sendable {
     /// Frees the VM and every frame; the console log stays readable.
     func release() {
         if !state.isFinal { end(.destroyed) }
+        for v in vcpus { v.timer.cancel() }
+        closeAllPorts()
         vm?.destroy()   // `vm` stays set: a late kick finds no live thread and does nothing
         hypervisor?.frames.release(p2m + [sharedInfoMFN], from: id)
         hypervisor?.domainFinished(self)

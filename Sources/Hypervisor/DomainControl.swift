@@ -30,7 +30,10 @@ public struct DomainControl: Sendable {
             return d
         }
         do {
-            domain.vm = try hypervisor.platform.createVM(for: domain)
+            let vm = try hypervisor.platform.createVM(for: domain)
+            domain.vm = vm
+            domain.systemTimeOffset = vm.systemTimeOffset
+            domain.writeWallClock()
         } catch {
             domain.release()
             throw error
@@ -99,6 +102,7 @@ public struct DomainControl: Sendable {
         for (slot, entry) in hypervisor.platform.hypervisorL4Entries() {
             domain.memory.writeWord(mfn: l4, offset: slot * 8, entry)
         }
+        domain.pageTableFrames = DomainControl.tableFrames(domain, l4: l4)
         domain.vcpus[vcpu].context = context
     }
 
@@ -126,6 +130,26 @@ public struct DomainControl: Sendable {
         } else {
             domain.end(.destroyed)   // the last vCPU thread out releases it
         }
+    }
+
+    /// Every frame the page-table tree under `l4` uses as a table (the L4 itself, L3s, L2s, L1s),
+    /// following only entries that point at the domain's own frames (the hypervisor's slots are skipped).
+    static func tableFrames(_ domain: Domain, l4: UInt64) -> Set<UInt64> {
+        var found: Set<UInt64> = [l4]
+        var level: [UInt64] = [l4]
+        for depth in stride(from: 4, to: 1, by: -1) {
+            var next: [UInt64] = []
+            for table in level {
+                for i in 0..<512 where !(depth == 4 && i >= PVLayout.firstReservedL4Slot && i <= PVLayout.lastReservedL4Slot) {
+                    guard let e = domain.memory.readWord(mfn: table, offset: i * 8), e & PTE.present != 0, e & PTE.pageSize == 0 else { continue }
+                    let mfn = (e & PTE.addressMask) >> 12
+                    guard domain.p2m.contains(mfn), found.insert(mfn).inserted else { continue }
+                    next.append(mfn)
+                }
+            }
+            level = next
+        }
+        return found
     }
 
     private func frame(_ domain: Domain, pfn: Int, _ op: String) throws(HypervisorError) -> UInt64 {

@@ -1,22 +1,67 @@
 import HyperABI
 
+/// What the platform does after the core handled an exception.
+public enum TrapResult: Sendable {
+    /// Resume the guest with these registers (its RIP, RSP, RFLAGS and GPRs, possibly at a handler).
+    case resume(CPURegisters)
+    /// The domain ended.
+    case stop
+}
+
 extension Domain {
     /// An exception raised while the guest ran, delivered by the platform's ring-0 stub.
-    /// There is no trap table yet, so every guest exception ends the domain with a report;
-    /// a fault inside the stub itself is a double fault.
-    public func exception(_ vcpu: VCPU, _ frame: ExceptionFrame, cr2: UInt64, registers: CPURegisters) -> VCPUAction {
-        let cause: CrashReport.Cause = frame.fromGuest
-            ? .exception(frame, cr2: cr2)
-            : .nestedFault(frame, cr2: cr2)
+    /// Privileged instructions Xen emulates are emulated; software interrupts and exceptions go to the
+    /// guest's trap table with Xen's bounce frame; anything without a handler ends the domain, and so
+    /// does a fault inside the stub itself or while building the frame (double-fault semantics).
+    public func exception(_ vcpu: VCPU, _ frame: ExceptionFrame, cr2: UInt64, registers: CPURegisters) -> TrapResult {
         var regs = registers
-        if frame.fromGuest {
-            // Show the guest's own rip/rsp/rflags, not the stub's.
-            regs.rip = frame.rip
-            regs.rsp = frame.rsp
-            regs.rflags = frame.rflags
+        regs.rip = frame.rip
+        regs.rsp = frame.rsp
+        regs.rflags = frame.rflags
+        guard frame.fromGuest, frame.vector != 8 else {
+            crash(CrashReport(cause: .nestedFault(frame, cr2: cr2), vcpu: vcpu.id, registers: registers))
+            return .stop
         }
-        crash(CrashReport(cause: cause, vcpu: vcpu.id, registers: regs))
-        return .stop
+        var vector = frame.vector
+        var errorCode: UInt64? = ExceptionVector.hasErrorCode(vector) ? frame.errorCode : nil
+        switch vector {
+        case 13 where frame.errorCode & 7 == 2:
+            // `int n` through a DPL 0 gate: a software interrupt the guest's trap_info may allow.
+            let n = UInt8(truncatingIfNeeded: frame.errorCode >> 3)
+            if vcpu.pv.trapTable[Int(n)].address != 0, vcpu.pv.trapTable[Int(n)].dpl >= 1,
+               let length = instructionLength(vcpu, at: regs.rip) {
+                regs.rip &+= UInt64(length)
+                vector = n
+                errorCode = nil
+            }
+        case 13 where frame.errorCode == 0, 6:
+            switch emulatePrivileged(vcpu, &regs, invalidOpcode: vector == 6) {
+            case .resumed: return deliverEvents(vcpu, &regs) ? .resume(regs) : .stop
+            case .blocked: return block(vcpu, &regs) && deliverEvents(vcpu, &regs) ? .resume(regs) : .stop
+            case .bounce(let v, let e): vector = v; errorCode = e
+            }
+        case 14:
+            // The guest reads CR2 from vcpu_info.arch.cr2; U/S says "user mode", never true here.
+            let info = vcpu.vcpuInfo
+            memory.writeWord(mfn: info.mfn, offset: info.offset + VCPUInfoLayout.cr2, cr2)
+            errorCode = frame.errorCode & ~4
+        default:
+            break
+        }
+        let entry = vcpu.pv.trapTable[Int(vector)]
+        guard entry.address != 0 else {
+            var shown = frame
+            shown.vector = vector
+            crash(CrashReport(cause: .exception(shown, cr2: cr2), vcpu: vcpu.id, registers: regs))
+            return .stop
+        }
+        do {
+            try bounce(vcpu, &regs, to: entry.address, errorCode: errorCode, maskEvents: entry.disablesEvents)
+        } catch {
+            crash(CrashReport(cause: .nestedFault(frame, cr2: cr2), vcpu: vcpu.id, registers: regs))
+            return .stop
+        }
+        return .resume(regs)
     }
 
     /// The VM stopped in a way only a broken or hostile guest causes.

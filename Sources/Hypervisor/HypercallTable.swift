@@ -11,8 +11,9 @@ public enum VCPUAction: Sendable {
 extension Domain {
     /// Handles a hypercall: `rax` = number, `rdi rsi rdx r10 r8` = arguments, as Xen's x86-64 PV ABI.
     /// On return `rax` holds the result and `rip`/`rflags` are set as SYSRET would set them
-    /// (RIP ← RCX, RFLAGS ← R11 with IF forced on and IOPL/NT/VM cleared, as Xen does since XSA-202).
-    /// Runs on the vCPU's thread; allocates nothing.
+    /// (RIP ← RCX, RFLAGS ← R11 with IF forced on and IOPL/NT/VM cleared, as Xen does since XSA-202);
+    /// `iret` instead loads a whole frame. A deliverable event is then bounced to the guest's callback,
+    /// as Xen checks on every return to the guest. Runs on the vCPU's thread; allocates nothing.
     @inline(__always)
     public func hypercall(_ vcpu: VCPU, _ regs: inout CPURegisters) -> VCPUAction {
         if vcpu.firstHypercallNanos.load(ordering: .relaxed) == 0 {
@@ -20,16 +21,21 @@ extension Domain {
         }
         let nr = regs.rax
         vcpu.counters[Int(min(nr, UInt64(Hypercall.statisticsBuckets)))] &+= 1
-        let result: UInt64
-        do {
-            result = try dispatch(nr, vcpu, &regs)
-        } catch {
-            result = error.hypercallResult
+        if nr == Hypercall.iret.rawValue {
+            guard case .resume = iret(vcpu, &regs) else { return .stop }
+        } else {
+            let result: UInt64
+            do {
+                result = try dispatch(nr, vcpu, &regs)
+            } catch {
+                result = error.hypercallResult
+            }
+            regs.rax = result
+            regs.rip = regs.rcx
+            regs.rflags = (regs.r11 & ~Self.rflagsForcedClear) | Self.rflagsForcedSet
         }
-        regs.rax = result
-        regs.rip = regs.rcx
-        regs.rflags = (regs.r11 & ~Self.rflagsForcedClear) | Self.rflagsForcedSet
-        return vcpu.stopRequested.load(ordering: .acquiring) ? .stop : .resume
+        if vcpu.stopRequested.load(ordering: .acquiring) { return .stop }
+        return deliverEvents(vcpu, &regs) ? .resume : .stop
     }
 
     /// IOPL (12–13), NT (14), RF (16), VM (17).
@@ -41,9 +47,20 @@ extension Domain {
     @inline(__always)
     private func dispatch(_ nr: UInt64, _ vcpu: VCPU, _ regs: inout CPURegisters) throws(XenErrno) -> UInt64 {
         switch Hypercall(rawValue: nr) {
+        case .setTrapTable: try setTrapTable(vcpu, regs.rdi)
+        case .stackSwitch: stackSwitch(vcpu, ss: regs.rdi, sp: regs.rsi)
+        case .setCallbacks: setCallbacks(vcpu, event: regs.rdi, failsafe: regs.rsi, syscall: regs.rdx)
+        case .fpuTaskswitch: fpuTaskswitch(vcpu, set: regs.rdi)
+        case .updateVAMapping: try updateVAMapping(vcpu, va: regs.rdi, pte: regs.rsi, flags: regs.rdx)
+        case .setTimerOp: setTimerOp(vcpu, deadline: regs.rdi)
         case .xenVersion: try xenVersion(vcpu, command: regs.rdi, argument: regs.rsi)
         case .consoleIO: try consoleIO(vcpu, command: regs.rdi, count: regs.rsi, buffer: regs.rdx)
-        case .schedOp: try schedOp(vcpu, command: regs.rdi, argument: regs.rsi)
+        case .vmAssist: try vmAssist(vcpu, command: regs.rdi, type: regs.rsi)
+        case .vcpuOp: try vcpuOp(vcpu, command: regs.rdi, target: regs.rsi, argument: regs.rdx)
+        case .setSegmentBase: try setSegmentBase(vcpu, which: regs.rdi, base: regs.rsi)
+        case .schedOp: try schedOp(vcpu, command: regs.rdi, argument: regs.rsi, &regs)
+        case .callbackOp: try callbackOp(vcpu, command: regs.rdi, argument: regs.rsi)
+        case .eventChannelOp: try eventChannelOp(vcpu, command: regs.rdi, argument: regs.rsi)
         default: throw .ENOSYS
         }
     }

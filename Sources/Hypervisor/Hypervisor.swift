@@ -47,6 +47,9 @@ public final class Hypervisor: Sendable {
         return d
     }
 
+    /// A domain that has not finished, by id.
+    func liveDomain(_ id: UInt16) -> Domain? { table.withLock { $0.live[id] } }
+
     func domainFinished(_ d: Domain) {
         table.withLock { t in if t.live[d.id] === d { t.live[d.id] = nil } }
     }

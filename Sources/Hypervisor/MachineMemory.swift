@@ -90,6 +90,37 @@ public final class MachineMemory: @unchecked Sendable {
         memset(p, 0, 4096)
     }
 
+    /// Atomically sets bit `bit` of the 8-byte word at `offset` (8-aligned) of frame `mfn`; returns the old bit.
+    /// Words shared with a guest (event bitmaps) are updated by the guest with locked instructions too.
+    @inline(__always) public func testAndSetBit(mfn: UInt64, offset: Int, bit: Int) -> Bool {
+        guard offset & 7 == 0, let p = pointer(mfn: mfn, offset: offset) else { return false }
+        return chost_test_and_set_bit(p.assumingMemoryBound(to: UInt64.self), UInt32(bit)) != 0
+    }
+
+    /// Atomically clears a bit; returns the old bit.
+    @inline(__always) public func testAndClearBit(mfn: UInt64, offset: Int, bit: Int) -> Bool {
+        guard offset & 7 == 0, let p = pointer(mfn: mfn, offset: offset) else { return false }
+        return chost_test_and_clear_bit(p.assumingMemoryBound(to: UInt64.self), UInt32(bit)) != 0
+    }
+
+    /// Reads a bit with acquire ordering.
+    @inline(__always) public func testBit(mfn: UInt64, offset: Int, bit: Int) -> Bool {
+        guard offset & 7 == 0, let p = pointer(mfn: mfn, offset: offset) else { return false }
+        return chost_test_bit(p.assumingMemoryBound(to: UInt64.self), UInt32(bit)) != 0
+    }
+
+    /// Reads a byte with acquire ordering (a guest-written flag such as evtchn_upcall_mask).
+    @inline(__always) public func loadByte(mfn: UInt64, offset: Int) -> UInt8 {
+        guard let p = pointer(mfn: mfn, offset: offset) else { return 0 }
+        return chost_load_u8(p.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// Writes a byte with release ordering.
+    @inline(__always) public func storeByte(mfn: UInt64, offset: Int, _ value: UInt8) {
+        guard let p = pointer(mfn: mfn, offset: offset) else { return }
+        chost_store_u8(p.assumingMemoryBound(to: UInt8.self), value)
+    }
+
     /// Gives frames' memory back to the host (the memfd blocks are deallocated; the frames read as zero).
     public func release(_ frames: Range<UInt64>) {
         guard !frames.isEmpty, frames.upperBound <= UInt64(frameCount) else { return }

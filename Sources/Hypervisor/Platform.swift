@@ -17,6 +17,8 @@ public protocol VirtualMachine: AnyObject, Sendable {
     func kick(_ vcpu: VCPU)
     /// Frees the VM; called once, after every vCPU thread has ended.
     func destroy()
+    /// Guest system time (what the guest's pvclock reads) minus the host's monotonic clock, in ns.
+    var systemTimeOffset: Int64 { get }
 }
 
 /// The state a vCPU starts in (the part of Xen's `vcpu_guest_context` this hypervisor uses so far).

@@ -1,12 +1,16 @@
+import CHost
 import Glibc
 import HyperABI
 
 extension Domain {
-    /// `sched_op(cmd, arg)`: yield and shutdown (block, poll and the rest come with events and timers).
-    func schedOp(_ vcpu: VCPU, command: UInt64, argument: UInt64) throws(XenErrno) -> UInt64 {
+    /// `sched_op(cmd, arg)` (29): yield, block, shutdown, poll, remote_shutdown.
+    func schedOp(_ vcpu: VCPU, command: UInt64, argument: UInt64, _ regs: inout CPURegisters) throws(XenErrno) -> UInt64 {
         switch SchedOpCommand(rawValue: command) {
         case .yield:
             sched_yield()
+            return 0
+        case .block:
+            _ = block(vcpu, &regs)          // if the domain ended meanwhile, the caller sees stopRequested
             return 0
         case .shutdown:
             let raw = try vcpu.addressSpace.load(UInt32.self, at: argument)
@@ -14,8 +18,66 @@ extension Domain {
             guard let reason = ShutdownReason(rawValue: raw) else { throw .EINVAL }
             end(.shutdown(reason))
             return 0
+        case .poll:
+            return try poll(vcpu, argument)
+        case .remoteShutdown:
+            throw .EPERM                                   // for the control domain only
         default:
             throw .ENOSYS
         }
     }
+
+    /// SCHEDOP_block: enable events and sleep until one is pending (or the domain ends). Returns at once
+    /// when one already is: the upcall is then delivered on the way back to the guest.
+    /// Returns false if the domain ended meanwhile.
+    func block(_ vcpu: VCPU, _ regs: inout CPURegisters) -> Bool {
+        vcpu.setEventsMasked(false)
+        chost_fence_sync()
+        guard !vcpu.upcallPending else { return true }
+        vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
+        while !vcpu.upcallPending && !vcpu.stopRequested.load(ordering: .acquiring) {
+            vcpu.parker.park(until: nil)
+        }
+        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        writeRunstate(vcpu)
+        return !vcpu.stopRequested.load(ordering: .acquiring)
+    }
+
+    /// SCHEDOP_poll: sleep until one of the given ports is pending or the timeout (Xen system time, 0 = none)
+    /// passes. Events may stay masked.
+    func poll(_ vcpu: VCPU, _ argument: UInt64) throws(XenErrno) -> UInt64 {
+        let space = vcpu.addressSpace
+        let list = try space.load(UInt64.self, at: argument + UInt64(SchedPollLayout.ports))
+        let count = Int(try space.load(UInt32.self, at: argument + UInt64(SchedPollLayout.nrPorts)))
+        let timeout = try space.load(UInt64.self, at: argument + UInt64(SchedPollLayout.timeout))
+        guard count <= 128 else { throw .EINVAL }
+        var ports: [UInt32] = []
+        for i in 0..<count {
+            let p = try space.load(UInt32.self, at: list &+ UInt64(i * 4))
+            guard p < UInt32(EventChannelLayout.maxPorts) else { throw .EINVAL }
+            ports.append(p)
+        }
+        func anyPending() -> Bool {
+            ports.contains { memory.testBit(mfn: sharedInfoMFN, offset: SharedInfoLayout.evtchnPending + Int($0 / 64) * 8, bit: Int($0 % 64)) }
+        }
+        let deadline: UInt64? = timeout == 0 ? nil : UInt64(bitPattern: Int64(bitPattern: timeout) &- systemTimeOffset)
+        vcpu.polling.store(true, ordering: .releasing)
+        defer { vcpu.polling.store(false, ordering: .releasing) }
+        vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
+        while !anyPending() && !vcpu.stopRequested.load(ordering: .acquiring) {
+            if let deadline, monotonicNanos() >= deadline { break }
+            vcpu.parker.park(until: deadline)
+        }
+        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        return 0
+    }
+
+    /// Copies the runstate to the guest's registered area (if any); a bad area is ignored, as on Xen.
+    func writeRunstate(_ vcpu: VCPU) {
+        let area = vcpu.pv.runstateArea
+        guard area != 0 else { return }
+        try? vcpu.addressSpace.copyToGuest(area, bytes: vcpu.runstate.bytes)
+    }
 }
+
+@inline(__always) func chost_fence_sync() { chost_fence() }

@@ -8,6 +8,18 @@ public final class VCPU: @unchecked Sendable {
     public unowned let domain: Domain
     /// The state to start in, set by the domain builder through `DomainControl.setVCPUContext`.
     public internal(set) var context = VCPUContext()
+    /// Traps, callbacks, segment bases …: written by this vCPU's own hypercalls only.
+    public internal(set) var pv = PVState()
+    /// Where this vCPU's vcpu_info lives: machine frame << 12 | offset (shared_info slot until moved).
+    let vcpuInfoLocation = Atomic<UInt64>(0)
+    /// Parks the vCPU thread while it is blocked (SCHEDOP_block/poll) and wakes it for events.
+    let parker = Parker()
+    /// Ports this vCPU waits for in SCHEDOP_poll (empty when not polling).
+    let polling = Atomic<Bool>(false)
+    /// Time accounting for the runstate area.
+    var runstate = RunstateClock()
+    /// The singleshot timer and the periodic timer of this vCPU.
+    var timer: VCPUTimer!
     /// The platform asks this at every exit; set by `Domain.destroy` and by shutdown.
     public let stopRequested = Atomic<Bool>(false)
     /// Hypercalls by number (the last bucket counts numbers ≥ 64); written by the vCPU thread only.
@@ -27,7 +39,45 @@ public final class VCPU: @unchecked Sendable {
         counters = .allocate(capacity: Hypercall.statisticsBuckets + 1)
         counters.initialize(repeating: 0, count: Hypercall.statisticsBuckets + 1)
         scratch = .allocate(byteCount: 4096, alignment: 64)
+        vcpuInfoLocation.store(domain.sharedInfoMFN << 12 | UInt64(id * VCPUInfoLayout.size), ordering: .relaxed)
+        timer = VCPUTimer(vcpu: self)
     }
+
+    /// Forgets what the platform has just applied.
+    public func clearArchDirty() { pv.dirty = [] }
+
+    /// Guest-physical address of this vCPU's pvclock (vcpu_info.time): GPA = MFN × 4096 on every platform
+    /// that mirrors machine memory.
+    public var timeAreaAddress: UInt64 {
+        let v = vcpuInfo
+        return (v.mfn << 12) + UInt64(v.offset + VCPUInfoLayout.time)
+    }
+
+    /// Machine frame and offset of this vCPU's vcpu_info.
+    @inline(__always) var vcpuInfo: (mfn: UInt64, offset: Int) {
+        let l = vcpuInfoLocation.load(ordering: .acquiring)
+        return (l >> 12, Int(l & 4095))
+    }
+
+    /// The virtual interrupt flag is clear (events masked).
+    @inline(__always) var eventsMasked: Bool {
+        let v = vcpuInfo
+        return domain.memory.loadByte(mfn: v.mfn, offset: v.offset + VCPUInfoLayout.upcallMask) != 0
+    }
+
+    @inline(__always) func setEventsMasked(_ masked: Bool) {
+        let v = vcpuInfo
+        domain.memory.storeByte(mfn: v.mfn, offset: v.offset + VCPUInfoLayout.upcallMask, masked ? 1 : 0)
+    }
+
+    /// An upcall is pending (evtchn_upcall_pending).
+    @inline(__always) var upcallPending: Bool {
+        let v = vcpuInfo
+        return domain.memory.loadByte(mfn: v.mfn, offset: v.offset + VCPUInfoLayout.upcallPending) != 0
+    }
+
+    /// An event can be delivered now: pending and not masked.
+    @inline(__always) var eventDeliverable: Bool { upcallPending && !eventsMasked }
 
     deinit {
         counters.deallocate()

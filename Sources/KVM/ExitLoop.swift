@@ -13,34 +13,40 @@ extension KVMVCPU {
         while !vcpu.stopRequested.load(ordering: .acquiring) {
             let rc = ckvm_run(fd)
             vcpu.exits.add(1, ordering: .relaxed)
-            if rc < 0 {
-                if rc == -EINTR || rc == -EAGAIN {
-                    ckvm_clear_immediate_exit(run)   // a kick: look at stopRequested again
-                    continue
-                }
-                loadRegisters(&regs)
-                let why = rc == -EFAULT
-                    ? "KVM_RUN failed with EFAULT: the guest touched guest-physical memory that is not its own"
-                    : "KVM_RUN failed: \(HypervisorError.hostErrnoName(-rc))"
-                _ = domain.fatalExit(vcpu, why, registers: regs)
-                return
-            }
             let action: VCPUAction
-            switch ckvm_exit_reason(run) {
-            case UInt32(KVM_EXIT_MMIO) where ckvm_mmio_address(run) == StubRegion.doorbellGPA && ckvm_mmio_is_write(run) != 0:
+            if rc < 0 {
+                guard rc == -EINTR || rc == -EAGAIN else {
+                    loadRegisters(&regs)
+                    let why = rc == -EFAULT
+                        ? "KVM_RUN failed with EFAULT: the guest touched guest-physical memory that is not its own"
+                        : "KVM_RUN failed: \(HypervisorError.hostErrnoName(-rc))"
+                    _ = domain.fatalExit(vcpu, why, registers: regs)
+                    return
+                }
+                // A kick: an event to deliver, or a stop. Inside our stub or trampoline, wait for the next exit.
+                ckvm_clear_immediate_exit(run)
                 loadRegisters(&regs)
-                action = domain.hypercall(vcpu, &regs)
+                guard !StubRegion.isHypervisorAddress(regs.rip) else { continue }
+                action = domain.interrupted(vcpu, &regs)
                 storeRegisters(regs)
-            case UInt32(KVM_EXIT_IO) where ckvm_io_port(run) == StubRegion.exceptionPort:
-                loadRegisters(&regs)
-                action = exception(regs)
-            case UInt32(KVM_EXIT_INTR):
-                continue
-            case let reason:
-                loadRegisters(&regs)
-                action = domain.fatalExit(vcpu, abnormalExit(reason), registers: regs)
+            } else {
+                switch ckvm_exit_reason(run) {
+                case UInt32(KVM_EXIT_MMIO) where ckvm_mmio_address(run) == StubRegion.doorbellGPA && ckvm_mmio_is_write(run) != 0:
+                    loadRegisters(&regs)
+                    action = domain.hypercall(vcpu, &regs)
+                    storeRegisters(regs)
+                case UInt32(KVM_EXIT_IO) where ckvm_io_port(run) == StubRegion.exceptionPort:
+                    loadRegisters(&regs)
+                    action = exception(regs)
+                case UInt32(KVM_EXIT_INTR):
+                    continue
+                case let reason:
+                    loadRegisters(&regs)
+                    action = domain.fatalExit(vcpu, abnormalExit(reason), registers: regs)
+                }
             }
             if case .stop = action { return }
+            if !vcpu.pv.dirty.isEmpty, !applyArchState() { return }
         }
     }
 
@@ -57,7 +63,8 @@ extension KVMVCPU {
         }
     }
 
-    /// An exception delivered through the stub: read its frame from the ring-0 stack.
+    /// An exception delivered through the stub: read its frame from the ring-0 stack, let the core decide,
+    /// and resume through the stub's `iretq` with the frame rewritten to where the guest continues.
     private func exception(_ regs: CPURegisters) -> VCPUAction {
         guard let offset = StubRegion.stackOffset(regs.rsp, count: 56) else {
             return vcpu.domain.fatalExit(vcpu, "exception exit with the ring-0 stack pointer at 0x\(String(regs.rsp, radix: 16))", registers: regs)
@@ -66,11 +73,46 @@ extension KVMVCPU {
         let frame = ExceptionFrame(vector: UInt8(truncatingIfNeeded: w[0]), errorCode: w[1], rip: w[2], cs: w[3],
                                    rflags: w[4], rsp: w[5], ss: w[6])
         var sregs = kvm_sregs()
-        let cr2 = ckvm_get_sregs(fd, &sregs) == 0 ? sregs.cr2 : 0
-        return vcpu.domain.exception(vcpu, frame, cr2: cr2, registers: regs)
+        let cr2 = frame.vector == 14 && ckvm_get_sregs(fd, &sregs) == 0 ? sregs.cr2 : 0
+        guard case .resume(let guest) = vcpu.domain.exception(vcpu, frame, cr2: cr2, registers: regs) else { return .stop }
+        // The stub pops vector and error code, then `iretq` takes RIP, CS, RFLAGS, RSP, SS from here.
+        vm.stub.store([guest.rip, UInt64(PVLayout.flatKernelCS), guest.rflags, guest.rsp, UInt64(PVLayout.flatKernelSS)],
+                      at: offset + 16)
+        var stub = guest
+        stub.rip = regs.rip
+        stub.rsp = regs.rsp
+        stub.rflags = regs.rflags
+        storeRegisters(stub)
+        return .resume
     }
 
-    @inline(__always) private func loadRegisters(_ r: inout CPURegisters) {
+    /// Loads what the core changed into the real vCPU: segment bases, CR0.TS, the pvclock location,
+    /// and fresh translations after a page-table write. False if KVM refused (the domain is ended).
+    private func applyArchState() -> Bool {
+        let dirty = vcpu.pv.dirty
+        vcpu.clearArchDirty()
+        var failure: String? = nil
+        if !dirty.isDisjoint(with: [.segmentBases, .taskSwitched]) {
+            let pv = vcpu.pv
+            let r = ckvm_set_pv_segments(fd, pv.fsBase, pv.gsBaseKernel, pv.gsBaseUser, pv.taskSwitched ? 1 : 0)
+            if r < 0 { failure = "loading segment bases: \(HypervisorError.hostErrnoName(-r))" }
+        }
+        if dirty.contains(.timeArea) {
+            let r = ckvm_set_pvclock(fd, vcpu.timeAreaAddress)
+            if r < 0 { failure = "moving the pvclock: \(HypervisorError.hostErrnoName(-r))" }
+        }
+        if dirty.contains(.translations) {
+            let r = ckvm_zap_translations(vm.fd, StubRegion.zapGPA, vm.stub.base)
+            if r < 0 { failure = "dropping stale translations: \(HypervisorError.hostErrnoName(-r))" }
+        }
+        guard let failure else { return true }
+        var regs = CPURegisters()
+        loadRegisters(&regs)
+        _ = vcpu.domain.fatalExit(vcpu, failure, registers: regs)
+        return false
+    }
+
+    @inline(__always) func loadRegisters(_ r: inout CPURegisters) {
         let k = ckvm_sync_regs(run)!.pointee
         r.rax = k.rax; r.rbx = k.rbx; r.rcx = k.rcx; r.rdx = k.rdx
         r.rsi = k.rsi; r.rdi = k.rdi; r.rsp = k.rsp; r.rbp = k.rbp
@@ -79,12 +121,15 @@ extension KVMVCPU {
         r.rip = k.rip; r.rflags = k.rflags
     }
 
-    /// Writes back what a hypercall changes (result, return address, flags) and marks it dirty.
-    @inline(__always) private func storeRegisters(_ r: CPURegisters) {
+    /// Writes every register back through the synced area and marks it dirty (an `iret` or an event
+    /// bounce changes RSP, RCX, R11 … not only the result).
+    @inline(__always) func storeRegisters(_ r: CPURegisters) {
         let k = ckvm_sync_regs(run)!
-        k.pointee.rax = r.rax
-        k.pointee.rip = r.rip
-        k.pointee.rflags = r.rflags
+        k.pointee.rax = r.rax; k.pointee.rbx = r.rbx; k.pointee.rcx = r.rcx; k.pointee.rdx = r.rdx
+        k.pointee.rsi = r.rsi; k.pointee.rdi = r.rdi; k.pointee.rsp = r.rsp; k.pointee.rbp = r.rbp
+        k.pointee.r8 = r.r8; k.pointee.r9 = r.r9; k.pointee.r10 = r.r10; k.pointee.r11 = r.r11
+        k.pointee.r12 = r.r12; k.pointee.r13 = r.r13; k.pointee.r14 = r.r14; k.pointee.r15 = r.r15
+        k.pointee.rip = r.rip; k.pointee.rflags = r.rflags
         ckvm_mark_regs_dirty(run)
     }
 }

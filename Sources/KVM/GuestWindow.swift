@@ -54,6 +54,12 @@ final class StubMemory: @unchecked Sendable {
 
     deinit { munmap(base, StubRegion.size) }
 
+    /// Writes little-endian words at `offset` (the exception frame the stub will `iretq` through).
+    func store(_ words: [UInt64], at offset: Int) {
+        precondition(offset >= 0 && offset + words.count * 8 <= StubRegion.size && offset & 7 == 0)
+        for (i, w) in words.enumerated() { (base + offset + i * 8).storeBytes(of: w, as: UInt64.self) }
+    }
+
     /// Reads `count` little-endian words at `offset`.
     func words(at offset: Int, count: Int) -> [UInt64] {
         precondition(offset >= 0 && offset + count * 8 <= StubRegion.size && offset & 7 == 0)

@@ -41,6 +41,8 @@ final class KVMVCPU: @unchecked Sendable {
                               rflags: c.registers.rflags, cr3: c.kernelL4 << 12)
         let r = ckvm_setup_pv_vcpu(fd, vm.platform.device.cpuid, &s)
         guard r == 0 else { throw HypervisorError(errno: -r, vm.label, "set up vcpu \(vcpu.id) (CPUID, sregs, MSRs, registers)") }
+        let clock = ckvm_set_pvclock(fd, vcpu.timeAreaAddress)
+        guard clock == 0 else { throw HypervisorError(errno: -clock, vm.label, "point kvmclock at vcpu \(vcpu.id)'s vcpu_info.time") }
         ckvm_request_sync_regs(run)
 
         let box = Unmanaged.passRetained(self)

@@ -10,6 +10,8 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
     let window: GuestWindow
     let stub: StubMemory
     let label: String
+    /// Guest system time (kvmclock) minus the host's monotonic clock.
+    let systemTimeOffset: Int64
     private(set) var vcpus: [KVMVCPU] = []
 
     init(platform: KVMPlatform, domain: Domain) throws(HypervisorError) {
@@ -18,6 +20,12 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
         guard fd >= 0 else { throw HypervisorError(errno: -fd, domain.label, "KVM_CREATE_VM") }
         self.fd = fd
         self.platform = platform
+        let clock = ckvm_vm_clock(fd)
+        guard clock >= 0 else {
+            close(fd)
+            throw HypervisorError(errno: Int32(-clock), domain.label, "KVM_GET_CLOCK")
+        }
+        systemTimeOffset = clock - Int64(bitPattern: monotonicNanos())
         do throws(HypervisorError) {
             let m2p = 0..<UInt64(platform.frames.m2pFrames)
             window = try GuestWindow(memory: domain.memory, frames: domain.p2m + [domain.sharedInfoMFN],

@@ -9,6 +9,7 @@ struct StubRegion {
     static let stubVA = UInt64(HV_STUB_VA)
     static let stubGPA = UInt64(HV_STUB_GPA)
     static let doorbellGPA = UInt64(HV_DOORBELL_GPA)
+    static let zapGPA = UInt64(HV_ZAP_GPA)
     static let exceptionPort = UInt16(HV_EXCEPTION_PORT)
 
     /// The bytes of the region.
@@ -24,11 +25,14 @@ struct StubRegion {
         copy(ckvm_stub_code(), Int(ckvm_stub_code_size()), to: Int(HV_OFF_CODE))
         copy(ckvm_trampoline(), Int(ckvm_trampoline_size()), to: Int(HV_OFF_TRAMPOLINE))
 
-        // IDT: an interrupt gate (DPL 0, so `int n` from CPL 3 is a #GP) per vector; NMI, #DF, #MC on IST1.
+        // IDT: an interrupt gate per vector, DPL 0 so `int n` from CPL 3 arrives as #GP((n << 3) | 2) for the
+        // core to check against the guest's trap_info; DPL 3 for #BP and #OF so `int3` and `int $4` arrive
+        // as themselves (Xen skips the guest DPL check for those two). NMI, #DF, #MC run on IST1.
         for v in 0..<256 {
             let handler = StubRegion.stubVA + UInt64(HV_OFF_CODE) + UInt64(v * Int(HV_VECTOR_STRIDE))
             let ist: UInt64 = (v == 2 || v == 8 || v == 18) ? 1 : 0
-            let low = (handler & 0xffff) | (UInt64(PVLayout.hypervisorCS) << 16) | (ist << 32) | (0x8e << 40)
+            let gate: UInt64 = (v == 3 || v == 4) ? 0xee : 0x8e
+            let low = (handler & 0xffff) | (UInt64(PVLayout.hypervisorCS) << 16) | (ist << 32) | (gate << 40)
                 | (((handler >> 16) & 0xffff) << 48)
             put(low, at: Int(HV_OFF_IDT) + v * 16)
             put(handler >> 32, at: Int(HV_OFF_IDT) + v * 16 + 8)
@@ -88,6 +92,12 @@ struct StubRegion {
         let table = PTE.present | PTE.writable | PTE.user | PTE.accessed
         return [(Int(HV_M2P_L4_SLOT), stubGPA + UInt64(HV_OFF_M2P_L3) | table),
                 (Int(HV_STUB_L4_SLOT), stubGPA + UInt64(HV_OFF_STUB_L3) | table)]
+    }
+
+    /// True for addresses in the hypervisor's virtual range (the stub, the trampoline): a vCPU kicked there
+    /// is between guest instructions of ours, not the guest's.
+    static func isHypervisorAddress(_ va: UInt64) -> Bool {
+        va >= PVLayout.hypervisorVirtStart && va < PVLayout.hypervisorVirtEnd
     }
 
     /// Offset in the region of a ring-0 stack address holding `count` bytes, if it lies on the stacks.

@@ -16,6 +16,7 @@ final class FakeVM: VirtualMachine, @unchecked Sendable {
     var started: [Int] = []
     var kicks = 0
     var destroyed = false
+    let systemTimeOffset: Int64 = 1_000_000
     func start(_ vcpu: VCPU) throws(HypervisorError) { started.append(vcpu.id) }
     func kick(_ vcpu: VCPU) { kicks += 1 }
     func destroy() { destroyed = true }

@@ -37,6 +37,17 @@ const struct kvm_cpuid2 *ckvm_supported_cpuid(int kvm);
 /// and the registers of a PV vCPU; -errno on failure.
 int ckvm_setup_pv_vcpu(int vcpu, const struct kvm_cpuid2 *cpuid, const struct ckvm_pv_start *start);
 
+/// Loads the PV vCPU's segment bases (FS, active GS, shadow GS) and CR0.TS; -errno on failure.
+int ckvm_set_pv_segments(int vcpu, uint64_t fs_base, uint64_t gs_base, uint64_t shadow_gs_base, int task_switched);
+/// Points KVM's kvmclock (a pvclock byte-identical to Xen's vcpu_time_info) at guest-physical `gpa`
+/// (MSR_KVM_SYSTEM_TIME_NEW); -errno on failure.
+int ckvm_set_pvclock(int vcpu, uint64_t gpa);
+/// The VM's kvmclock now, in ns (KVM_GET_CLOCK); -errno on failure (as a negative value).
+int64_t ckvm_vm_clock(int vm);
+/// Drops every cached translation of the VM (shadow pages) by adding and removing a one-page memory slot
+/// at `gpa` backed by `host`: host writes to live guest page tables become visible; -errno on failure.
+int ckvm_zap_translations(int vm, uint64_t gpa, void *host);
+
 /// Installs the (empty) kick signal handler for `signo`, without SA_RESTART; -errno on failure.
 int ckvm_install_kick_handler(int signo);
 /// Sets immediate_exit and signals `thread`, so KVM_RUN returns now or on its next entry.

@@ -8,6 +8,7 @@
 #define HV_STUB_GPA            0x4000000000ULL   /* memory slot 1: the stub region (64 KiB) */
 #define HV_STUB_SIZE           0x10000
 #define HV_DOORBELL_GPA        0x4040000000ULL   /* no memory slot: a store exits as KVM_EXIT_MMIO */
+#define HV_ZAP_GPA             0x4080000000ULL   /* a one-page slot added and removed to drop shadow pages */
 
 // Guest-virtual: L4 slot 256 holds the read-only M2P at Xen's address, slot 257 our stub.
 #define HV_M2P_L4_SLOT         256

@@ -1,0 +1,19 @@
+#include "chost_atomic.h"
+
+int chost_test_and_set_bit(uint64_t *word, unsigned bit) {
+    uint64_t m = 1ull << (bit & 63);
+    return (__atomic_fetch_or(word, m, __ATOMIC_SEQ_CST) & m) != 0;
+}
+
+int chost_test_and_clear_bit(uint64_t *word, unsigned bit) {
+    uint64_t m = 1ull << (bit & 63);
+    return (__atomic_fetch_and(word, ~m, __ATOMIC_SEQ_CST) & m) != 0;
+}
+
+int chost_test_bit(const uint64_t *word, unsigned bit) {
+    return (__atomic_load_n(word, __ATOMIC_ACQUIRE) >> (bit & 63)) & 1;
+}
+
+uint8_t chost_load_u8(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+void chost_store_u8(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+void chost_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }

@@ -1,0 +1,16 @@
+// Atomic operations on memory shared with a guest (shared_info, vcpu_info): the guest updates the same
+// words with locked instructions, so the host must too.
+#pragma once
+#include <stdint.h>
+
+/// Sets bit `bit` of *word atomically; returns its previous value (0 or 1).
+int chost_test_and_set_bit(uint64_t *word, unsigned bit);
+/// Clears bit `bit` of *word atomically; returns its previous value (0 or 1).
+int chost_test_and_clear_bit(uint64_t *word, unsigned bit);
+/// Reads bit `bit` of *word (acquire).
+int chost_test_bit(const uint64_t *word, unsigned bit);
+/// Byte load with acquire ordering, byte store with release ordering.
+uint8_t chost_load_u8(const uint8_t *p);
+void chost_store_u8(uint8_t *p, uint8_t v);
+/// Full memory barrier.
+void chost_fence(void);
