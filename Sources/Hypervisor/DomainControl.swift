@@ -6,7 +6,8 @@ public struct DomainControl: Sendable {
     let hypervisor: Hypervisor
 
     /// Creates an empty domain with `pages` of RAM (allocated now) and a VM on the platform.
-    public func createDomain(name: String, pages: Int, vcpus: Int = 1, handle: [UInt8]? = nil) throws(HypervisorError) -> Domain {
+    public func createDomain(name: String, pages: Int, vcpus: Int = 1, handle: [UInt8]? = nil,
+                             emulatePrivileged: Bool = false) throws(HypervisorError) -> Domain {
         guard pages > 0, vcpus == 1 else {
             throw HypervisorError(.EINVAL, "domain \"\(name)\"", "create",
                                   pages <= 0 ? "memory must be at least one page" : "only 1 vCPU per domain is supported so far")
@@ -18,7 +19,7 @@ public struct DomainControl: Sendable {
             for (pfn, mfn) in p2m.enumerated() { frames.setM2P(mfn: mfn, pfn: UInt64(pfn)) }
             let shared = mfns.last!
             let d = Domain(id: id, name: name, handle: handle ?? DomainControl.randomHandle(), memory: frames.memory,
-                           p2m: p2m, sharedInfoMFN: shared, vcpuCount: vcpus)
+                           p2m: p2m, sharedInfoMFN: shared, vcpuCount: vcpus, emulatePrivileged: emulatePrivileged)
             d.hypervisor = hypervisor
             // Xen's builder leaves every vCPU's events masked at entry.
             for v in 0..<SharedInfoLayout.legacyMaxVCPUs {

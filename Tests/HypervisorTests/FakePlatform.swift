@@ -1,4 +1,5 @@
-import Hypervisor
+import Testing
+@testable import Hypervisor
 import Synchronization
 
 /// A platform that runs nothing: tests drive the core by calling its exit handlers directly.
@@ -35,10 +36,11 @@ struct TinyGuest {
     let hypervisor: Hypervisor
     let domain: Domain
 
-    init(pages: Int = 8, readOnly: Set<Int> = [], supervisor: Set<Int> = [], hypervisor: Hypervisor? = nil) throws {
+    init(pages: Int = 8, readOnly: Set<Int> = [], supervisor: Set<Int> = [], hypervisor: Hypervisor? = nil,
+         emulatePrivileged: Bool = false) throws {
         let hv = try hypervisor ?? makeHypervisor()
         let control = hv.control
-        let d = try control.createDomain(name: "tiny", pages: 4 + pages)
+        let d = try control.createDomain(name: "tiny", pages: 4 + pages, emulatePrivileged: emulatePrivileged)
         let link: UInt64 = 0x27  // P | RW | U | A
         func put(_ pfn: Int, _ index: Int, _ value: UInt64) throws {
             var v = value
@@ -76,12 +78,43 @@ struct TinyGuest {
         return out
     }
 
+    /// Writes little-endian words at a mapped VA.
+    func pokeWords(page: Int, offset: Int = 0, _ words: [UInt64]) throws {
+        var bytes: [UInt8] = []
+        for w in words { for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: w >> (8 * UInt64(i)))) } }
+        try poke(page: page, offset: offset, bytes)
+    }
+
+    func peekWords(page: Int, offset: Int = 0, count: Int) throws -> [UInt64] {
+        let b = try peek(page: page, offset: offset, count: count * 8)
+        return (0..<count).map { i in (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[i * 8 + $1]) << (8 * UInt64($1)) } }
+    }
+
+    /// Registers trap_info entries (vector, flags, handler) with set_trap_table, using page `scratch`.
+    func setTraps(_ entries: [(UInt8, UInt8, UInt64)], scratch: Int = 7) throws {
+        var bytes: [UInt8] = []
+        for (v, f, a) in entries + [(0, 0, 0)] {
+            var e = [UInt8](repeating: 0, count: 16)
+            e[0] = v; e[1] = f; e[2] = 0x33; e[3] = 0xe0
+            for i in 0..<8 { e[8 + i] = UInt8(truncatingIfNeeded: a >> (8 * UInt64(i))) }
+            bytes += e
+        }
+        try poke(page: scratch, bytes)
+        #expect(call(0, va(page: scratch)).rax == 0)
+    }
+
+    /// The vcpu_info byte at `offset` (in shared_info until moved).
+    func vcpuInfoByte(_ offset: Int) -> UInt8 {
+        let v = vcpu.vcpuInfo
+        return domain.memory.loadByte(mfn: v.mfn, offset: v.offset + offset)
+    }
+
     /// Issues hypercall `nr` as the guest would: arguments in rdi rsi rdx, return address in rcx, flags in r11.
     @discardableResult
-    func call(_ nr: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0) -> (rax: UInt64, action: VCPUAction, regs: CPURegisters) {
+    func call(_ nr: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, rsp: UInt64 = 0) -> (rax: UInt64, action: VCPUAction, regs: CPURegisters) {
         var r = CPURegisters()
         r.rax = nr; r.rdi = a1; r.rsi = a2; r.rdx = a3
-        r.rcx = 0x40_1234; r.r11 = 0x246
+        r.rcx = 0x40_1234; r.r11 = 0x246; r.rsp = rsp
         let action = domain.hypercall(vcpu, &r)
         return (r.rax, action, r)
     }

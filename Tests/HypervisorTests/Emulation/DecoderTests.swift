@@ -29,14 +29,14 @@ let privilegedEncodings: [PrivilegedEncoding] = [
     PrivilegedEncoding([0x0F, 0x06], .clts),
     PrivilegedEncoding([0x0F, 0x08], .invd),
     PrivilegedEncoding([0x0F, 0x09], .wbinvd),
-    PrivilegedEncoding([0xF3, 0x0F, 0x09], .wbinvd, rep: true),                  // WBNOINVD
+    PrivilegedEncoding([0xF3, 0x0F, 0x09], .wbinvd, rep: true),                                      // WBNOINVD
     PrivilegedEncoding([0x0F, 0x01, 0xD1], .xsetbv),
     PrivilegedEncoding([0xF4], .hlt),
     PrivilegedEncoding([0xFA], .cli),
     PrivilegedEncoding([0xFB], .sti),
     PrivilegedEncoding([0x0F, 0x01, 0xF8], .swapgs),
     PrivilegedEncoding([0x0F, 0x07], .sysret),
-    PrivilegedEncoding([0x48, 0x0F, 0x07], .sysret, operandSize: 8),             // sysretq
+    PrivilegedEncoding([0x48, 0x0F, 0x07], .sysret, operandSize: 8),                                 // sysretq
     PrivilegedEncoding([0x0F, 0x35], .sysexit),
     PrivilegedEncoding([0xCD, 0x80], .int(vector: 0x80)),
     PrivilegedEncoding([0xCD, 0x03], .int(vector: 3)),
@@ -46,7 +46,7 @@ let privilegedEncodings: [PrivilegedEncoding] = [
     PrivilegedEncoding([0xE4, 0x60], .inImmediate(port: 0x60, size: 1)),
     PrivilegedEncoding([0xE5, 0x71], .inImmediate(port: 0x71, size: 4)),
     PrivilegedEncoding([0x66, 0xE5, 0x71], .inImmediate(port: 0x71, size: 2), operandSize: 2),
-    PrivilegedEncoding([0x48, 0xE5, 0x71], .inImmediate(port: 0x71, size: 4), operandSize: 8),   // REX.W ignored
+    PrivilegedEncoding([0x48, 0xE5, 0x71], .inImmediate(port: 0x71, size: 4), operandSize: 8),       // REX.W ignored
     PrivilegedEncoding([0xE6, 0x80], .outImmediate(port: 0x80, size: 1)),
     PrivilegedEncoding([0xE7, 0xFF], .outImmediate(port: 0xFF, size: 4)),
     PrivilegedEncoding([0x66, 0xE7, 0x42], .outImmediate(port: 0x42, size: 2), operandSize: 2),
@@ -67,7 +67,7 @@ let privilegedEncodings: [PrivilegedEncoding] = [
     PrivilegedEncoding([0xF3, 0x66, 0x6F], .outs(size: 2), operandSize: 2, rep: true),
     PrivilegedEncoding([0x67, 0xF3, 0x6E], .outs(size: 1), addressSize: 4, rep: true),
     PrivilegedEncoding([0x64, 0x6E], .outs(size: 1), segment: 0x64),
-    PrivilegedEncoding([0x2E, 0x65, 0xF3, 0x6F], .outs(size: 4), rep: true, segment: 0x65),   // last override wins
+    PrivilegedEncoding([0x2E, 0x65, 0xF3, 0x6F], .outs(size: 4), rep: true, segment: 0x65),          // last override wins
 
     // mov to/from CR: register form always, REX.R extends CR, REX.B extends the GPR.
     PrivilegedEncoding([0x0F, 0x20, 0xD8], .movFromCR(cr: 3, gpr: 0), operandSize: 8),
@@ -79,43 +79,43 @@ let privilegedEncodings: [PrivilegedEncoding] = [
     PrivilegedEncoding([0x41, 0x0F, 0x22, 0xDF], .movToCR(cr: 3, gpr: 15), operandSize: 8),
     PrivilegedEncoding([0x45, 0x0F, 0x20, 0xC1], .movFromCR(cr: 8, gpr: 9), operandSize: 8),
     PrivilegedEncoding([0x49, 0x0F, 0x22, 0xD8], .movToCR(cr: 3, gpr: 8), operandSize: 8),
-    PrivilegedEncoding([0x0F, 0x20, 0x18], .movFromCR(cr: 3, gpr: 0), operandSize: 8),            // mod 00 ignored
-    PrivilegedEncoding([0x0F, 0x20, 0x1C], .movFromCR(cr: 3, gpr: 4), operandSize: 8),            // no SIB
-    PrivilegedEncoding([0x0F, 0x22, 0x1D], .movToCR(cr: 3, gpr: 5), operandSize: 8),              // no disp32
-    PrivilegedEncoding([0x0F, 0x20, 0x5D], .movFromCR(cr: 3, gpr: 5), operandSize: 8),            // no disp8
-    PrivilegedEncoding([0x0F, 0x22, 0x98], .movToCR(cr: 3, gpr: 0), operandSize: 8),              // no disp32
+    PrivilegedEncoding([0x0F, 0x20, 0x18], .movFromCR(cr: 3, gpr: 0), operandSize: 8),               // mod 00 ignored
+    PrivilegedEncoding([0x0F, 0x20, 0x1C], .movFromCR(cr: 3, gpr: 4), operandSize: 8),               // no SIB
+    PrivilegedEncoding([0x0F, 0x22, 0x1D], .movToCR(cr: 3, gpr: 5), operandSize: 8),                 // no disp32
+    PrivilegedEncoding([0x0F, 0x20, 0x5D], .movFromCR(cr: 3, gpr: 5), operandSize: 8),               // no disp8
+    PrivilegedEncoding([0x0F, 0x22, 0x98], .movToCR(cr: 3, gpr: 0), operandSize: 8),                 // no disp32
     PrivilegedEncoding([0x66, 0x0F, 0x20, 0xE0], .movFromCR(cr: 4, gpr: 0), operandSize: 8),
-    PrivilegedEncoding([0xF0, 0x0F, 0x20, 0xC0], .movFromCR(cr: 8, gpr: 0), operandSize: 8),      // AMD CR8 alias
+    PrivilegedEncoding([0xF0, 0x0F, 0x20, 0xC0], .movFromCR(cr: 8, gpr: 0), operandSize: 8),         // AMD CR8 alias
     PrivilegedEncoding([0xF0, 0x0F, 0x22, 0xC3], .movToCR(cr: 8, gpr: 3), operandSize: 8),
-    PrivilegedEncoding([0x44, 0x66, 0x0F, 0x20, 0xC0], .movFromCR(cr: 0, gpr: 0), operandSize: 8),  // REX not last: ignored
+    PrivilegedEncoding([0x44, 0x66, 0x0F, 0x20, 0xC0], .movFromCR(cr: 0, gpr: 0), operandSize: 8),   // REX not last: ignored
     PrivilegedEncoding([0x66, 0x44, 0x0F, 0x20, 0xC0], .movFromCR(cr: 8, gpr: 0), operandSize: 8),
-    PrivilegedEncoding([0x41, 0x44, 0x0F, 0x20, 0xC0], .movFromCR(cr: 8, gpr: 0), operandSize: 8),  // last REX wins
+    PrivilegedEncoding([0x41, 0x44, 0x0F, 0x20, 0xC0], .movFromCR(cr: 8, gpr: 0), operandSize: 8),   // last REX wins
 
     // mov to/from DR.
     PrivilegedEncoding([0x0F, 0x21, 0xF8], .movFromDR(dr: 7, gpr: 0), operandSize: 8),
     PrivilegedEncoding([0x0F, 0x23, 0xC1], .movToDR(dr: 0, gpr: 1), operandSize: 8),
     PrivilegedEncoding([0x41, 0x0F, 0x23, 0xF6], .movToDR(dr: 6, gpr: 14), operandSize: 8),
     PrivilegedEncoding([0x44, 0x0F, 0x21, 0xC0], .movFromDR(dr: 8, gpr: 0), operandSize: 8),
-    PrivilegedEncoding([0x0F, 0x21, 0x3C], .movFromDR(dr: 7, gpr: 4), operandSize: 8),            // mod 00 ignored
+    PrivilegedEncoding([0x0F, 0x21, 0x3C], .movFromDR(dr: 7, gpr: 4), operandSize: 8),               // mod 00 ignored
 
     // lgdt: every ModRM/SIB/displacement shape.
-    PrivilegedEncoding([0x0F, 0x01, 0x10], .lgdt, operandSize: 8),                                // [rax]
-    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x24], .lgdt, operandSize: 8),                          // [rsp] via SIB
-    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x98], .lgdt, operandSize: 8),                          // [rax+rbx*4]
-    PrivilegedEncoding([0x0F, 0x01, 0x15] + disp32Bytes, .lgdt, operandSize: 8),                          // [rip+disp32]
-    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x25] + disp32Bytes, .lgdt, operandSize: 8),                    // [disp32] via SIB
-    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x45] + disp32Bytes, .lgdt, operandSize: 8),                    // [disp32+rax*2], no base
-    PrivilegedEncoding([0x0F, 0x01, 0x50, 0x08], .lgdt, operandSize: 8),                          // [rax+disp8]
-    PrivilegedEncoding([0x0F, 0x01, 0x55, 0xF8], .lgdt, operandSize: 8),                          // [rbp+disp8]
-    PrivilegedEncoding([0x0F, 0x01, 0x54, 0x24, 0x08], .lgdt, operandSize: 8),                    // [rsp+disp8]
-    PrivilegedEncoding([0x0F, 0x01, 0x54, 0x25, 0x08], .lgdt, operandSize: 8),                    // [rbp+disp8] via SIB
-    PrivilegedEncoding([0x0F, 0x01, 0x90] + disp32Bytes, .lgdt, operandSize: 8),                          // [rax+disp32]
-    PrivilegedEncoding([0x0F, 0x01, 0x94, 0x24] + disp32Bytes, .lgdt, operandSize: 8),                    // [rsp+disp32]
-    PrivilegedEncoding([0x0F, 0x01, 0x94, 0x25] + disp32Bytes, .lgdt, operandSize: 8),                    // [rbp+disp32] via SIB
-    PrivilegedEncoding([0x41, 0x0F, 0x01, 0x15] + disp32Bytes, .lgdt, operandSize: 8),                    // REX.B: still RIP-relative
-    PrivilegedEncoding([0x41, 0x0F, 0x01, 0x14, 0x24], .lgdt, operandSize: 8),                    // REX.B: [r12] still SIB
-    PrivilegedEncoding([0x41, 0x0F, 0x01, 0x55, 0x00], .lgdt, operandSize: 8),                    // [r13+0]
-    PrivilegedEncoding([0x67, 0x0F, 0x01, 0x15] + disp32Bytes, .lgdt, operandSize: 8, addressSize: 4),    // [eip+disp32]
+    PrivilegedEncoding([0x0F, 0x01, 0x10], .lgdt, operandSize: 8),                                   // [rax]
+    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x24], .lgdt, operandSize: 8),                             // [rsp] via SIB
+    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x98], .lgdt, operandSize: 8),                             // [rax+rbx*4]
+    PrivilegedEncoding([0x0F, 0x01, 0x15] + disp32Bytes, .lgdt, operandSize: 8),                     // [rip+disp32]
+    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x25] + disp32Bytes, .lgdt, operandSize: 8),               // [disp32] via SIB
+    PrivilegedEncoding([0x0F, 0x01, 0x14, 0x45] + disp32Bytes, .lgdt, operandSize: 8),               // [disp32+rax*2], no base
+    PrivilegedEncoding([0x0F, 0x01, 0x50, 0x08], .lgdt, operandSize: 8),                             // [rax+disp8]
+    PrivilegedEncoding([0x0F, 0x01, 0x55, 0xF8], .lgdt, operandSize: 8),                             // [rbp+disp8]
+    PrivilegedEncoding([0x0F, 0x01, 0x54, 0x24, 0x08], .lgdt, operandSize: 8),                       // [rsp+disp8]
+    PrivilegedEncoding([0x0F, 0x01, 0x54, 0x25, 0x08], .lgdt, operandSize: 8),                       // [rbp+disp8] via SIB
+    PrivilegedEncoding([0x0F, 0x01, 0x90] + disp32Bytes, .lgdt, operandSize: 8),                     // [rax+disp32]
+    PrivilegedEncoding([0x0F, 0x01, 0x94, 0x24] + disp32Bytes, .lgdt, operandSize: 8),               // [rsp+disp32]
+    PrivilegedEncoding([0x0F, 0x01, 0x94, 0x25] + disp32Bytes, .lgdt, operandSize: 8),               // [rbp+disp32] via SIB
+    PrivilegedEncoding([0x41, 0x0F, 0x01, 0x15] + disp32Bytes, .lgdt, operandSize: 8),               // REX.B: still RIP-relative
+    PrivilegedEncoding([0x41, 0x0F, 0x01, 0x14, 0x24], .lgdt, operandSize: 8),                       // REX.B: [r12] still SIB
+    PrivilegedEncoding([0x41, 0x0F, 0x01, 0x55, 0x00], .lgdt, operandSize: 8),                       // [r13+0]
+    PrivilegedEncoding([0x67, 0x0F, 0x01, 0x15] + disp32Bytes, .lgdt, operandSize: 8, addressSize: 4),  // [eip+disp32]
     PrivilegedEncoding([0x67, 0x0F, 0x01, 0x14, 0x24], .lgdt, operandSize: 8, addressSize: 4),
     PrivilegedEncoding([0x2E, 0x0F, 0x01, 0x10], .lgdt, operandSize: 8, segment: 0x2E),
     // lidt.
@@ -147,15 +147,15 @@ let privilegedEncodings: [PrivilegedEncoding] = [
     PrivilegedEncoding([0x41, 0x0F, 0x01, 0x3F], .invlpg),
 
     // Recognised, never emulated.
-    PrivilegedEncoding([0x0F, 0x01, 0xD9], .other(opcode: [0x0F, 0x01, 0xD9])),                   // vmmcall
-    PrivilegedEncoding([0x0F, 0x01, 0xC1], .other(opcode: [0x0F, 0x01, 0xC1])),                   // vmcall
-    PrivilegedEncoding([0x0F, 0x01, 0xC9], .other(opcode: [0x0F, 0x01, 0xC9])),                   // mwait
-    PrivilegedEncoding([0x0F, 0x01, 0xCB], .other(opcode: [0x0F, 0x01, 0xCB])),                   // stac
-    PrivilegedEncoding([0x66, 0x0F, 0x38, 0x82, 0x08], .other(opcode: [0x0F, 0x38, 0x82]), operandSize: 8),   // invpcid
+    PrivilegedEncoding([0x0F, 0x01, 0xD9], .other(opcode: [0x0F, 0x01, 0xD9])),                      // vmmcall
+    PrivilegedEncoding([0x0F, 0x01, 0xC1], .other(opcode: [0x0F, 0x01, 0xC1])),                      // vmcall
+    PrivilegedEncoding([0x0F, 0x01, 0xC9], .other(opcode: [0x0F, 0x01, 0xC9])),                      // mwait
+    PrivilegedEncoding([0x0F, 0x01, 0xCB], .other(opcode: [0x0F, 0x01, 0xCB])),                      // stac
+    PrivilegedEncoding([0x66, 0x0F, 0x38, 0x82, 0x08], .other(opcode: [0x0F, 0x38, 0x82]), operandSize: 8),  // invpcid
     PrivilegedEncoding([0x66, 0x0F, 0x38, 0x80, 0x0D] + disp32Bytes, .other(opcode: [0x0F, 0x38, 0x80]), operandSize: 8),
 ]
 
-@Suite struct DecoderTests {
+@Suite struct EmulationDecoderTests {
     @Test(arguments: privilegedEncodings)
     func decodesWithExactLength(_ e: PrivilegedEncoding) {
         #expect(DecodedInstruction.decode(e.bytes) == e.expected)

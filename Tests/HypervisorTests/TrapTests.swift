@@ -1,0 +1,158 @@
+import HyperABI
+import Testing
+@testable import Hypervisor
+
+@Suite struct TrapTests {
+    /// A #UD at 0x400100 with the guest stack at the top of page 3.
+    func frame(_ vector: UInt8, error: UInt64 = 0, rip: UInt64 = 0x40_0100, rsp: UInt64 = 0x40_4000 - 8, rflags: UInt64 = 0x246) -> ExceptionFrame {
+        ExceptionFrame(vector: vector, errorCode: error, rip: rip, cs: 0xe033, rflags: rflags, rsp: rsp, ss: 0xe02b)
+    }
+
+    @Test func exceptionsBounceWithXensFrame() throws {
+        let g = try TinyGuest()
+        try g.setTraps([(6, 0, 0x40_5000), (14, 4, 0x40_6000)])
+        var regs = CPURegisters()
+        regs.rcx = 0x1111; regs.r11 = 0x2222; regs.rax = 7
+        g.vcpu.setEventsMasked(false)
+        guard case .resume(let r) = g.domain.exception(g.vcpu, frame(6), cr2: 0, registers: regs) else { Issue.record("stopped"); return }
+        #expect(r.rip == 0x40_5000)
+        #expect(r.rax == 7)
+        // Top rounded down to 16 (0x403ff8 → 0x403ff0), 7 slots: RCX R11 RIP CS RFLAGS RSP SS.
+        #expect(r.rsp == 0x40_3ff0 - 56)
+        let words = try g.peekWords(page: 3, offset: Int(r.rsp - 0x40_3000), count: 7)
+        #expect(words == [0x1111, 0x2222, 0x40_0100, 0xe030, 0x246, 0x40_3ff8, 0xe02b])
+        #expect(r.rflags & 0x200 != 0)
+        #expect(g.vcpuInfoByte(1) == 0)                 // flags without bit 2: events stay enabled
+
+        // #PF: error code slot, CR2 in vcpu_info.arch.cr2, U/S cleared, events masked (trap flag bit 2).
+        guard case .resume(let p) = g.domain.exception(g.vcpu, frame(14, error: 6), cr2: 0xdead_b000, registers: regs) else { Issue.record("stopped"); return }
+        #expect(p.rip == 0x40_6000)
+        let pf = try g.peekWords(page: 3, offset: Int(p.rsp - 0x40_3000), count: 8)
+        #expect(pf[2] == 2)                               // error code 6 with U/S (4) cleared
+        #expect(pf[4] == 0xe030)                          // saved mask 0 in bits 32+
+        #expect(g.domain.memory.readWord(mfn: g.domain.sharedInfoMFN, offset: VCPUInfoLayout.cr2) == 0xdead_b000)
+        #expect(g.vcpuInfoByte(1) == 1)
+    }
+
+    @Test func savedMaskTravelsInTheCSSlot() throws {
+        let g = try TinyGuest()
+        try g.setTraps([(6, 0, 0x40_5000)])
+        g.vcpu.setEventsMasked(true)
+        guard case .resume(let r) = g.domain.exception(g.vcpu, frame(6), cr2: 0, registers: CPURegisters()) else { return }
+        let words = try g.peekWords(page: 3, offset: Int(r.rsp - 0x40_3000), count: 7)
+        #expect(words[3] == 0xe030 | 1 << 32)
+        #expect(words[4] & 0x200 == 0)                    // the frame's IF is the virtual one
+    }
+
+    @Test func iretReturnsToTheFrameAndRestoresTheMask() throws {
+        let g = try TinyGuest()
+        g.vcpu.setEventsMasked(true)
+        // iret_context at rsp: rax r11 rcx flags rip cs rflags rsp ss
+        try g.pokeWords(page: 2, offset: 0x100, [0xaa, 0xbb, 0xcc, 0, 0x40_0777, 0xe030, 0x246, 0x40_2f00, 0xe02b])
+        let r = g.call(23, rsp: g.va(page: 2, offset: 0x100))
+        #expect(r.regs.rip == 0x40_0777)
+        #expect(r.regs.rsp == 0x40_2f00)
+        #expect(r.regs.rax == 0xaa && r.regs.r11 == 0xbb && r.regs.rcx == 0xcc)
+        #expect(g.vcpuInfoByte(1) == 0)                   // IF set in the frame → events unmasked
+        // Returning to user mode (CS RPL 3) needs a user page table: the domain is ended.
+        try g.pokeWords(page: 2, offset: 0x100, [0, 0, 0, 0, 0x40_0777, 0xe033, 0x246, 0x40_2f00, 0xe02b])
+        guard case .stop = g.call(23, rsp: g.va(page: 2, offset: 0x100)).action else { Issue.record("expected a stop"); return }
+        #expect(g.domain.crashReport?.summary.contains("user mode") == true)
+    }
+
+    @Test func noHandlerOrAnUnusableStackEndsTheDomain() throws {
+        let g = try TinyGuest()
+        guard case .stop = g.domain.exception(g.vcpu, frame(6), cr2: 0, registers: CPURegisters()) else { Issue.record("resumed"); return }
+        #expect(g.domain.crashReport?.summary.contains("#UD") == true)
+
+        let h = try TinyGuest()
+        try h.setTraps([(6, 0, 0x40_5000)])
+        guard case .stop = h.domain.exception(h.vcpu, frame(6, rsp: 0x10_0000), cr2: 0, registers: CPURegisters()) else { Issue.record("resumed"); return }
+        #expect(h.domain.crashReport?.summary.contains("fault while delivering") == true)
+    }
+
+    @Test func softwareInterruptsFollowTheGuestsDPL() throws {
+        let g = try TinyGuest()
+        try g.setTraps([(0x80, 3, 0x40_5000), (0x81, 0, 0x40_5800), (13, 0, 0x40_6000)])
+        try g.poke(page: 0, offset: 0x100, [0xcd, 0x80, 0xcd, 0x81])
+        guard case .resume(let r) = g.domain.exception(g.vcpu, frame(13, error: 0x80 << 3 | 2), cr2: 0, registers: CPURegisters()) else { return }
+        #expect(r.rip == 0x40_5000)
+        let words = try g.peekWords(page: 3, offset: Int(r.rsp - 0x40_3000), count: 7)
+        #expect(words[2] == 0x40_0102)                    // resumes after `int $0x80`, no error code slot
+        // DPL 0 for 0x81: the guest gets the #GP itself.
+        guard case .resume(let q) = g.domain.exception(g.vcpu, frame(13, error: 0x81 << 3 | 2, rip: 0x40_0102), cr2: 0, registers: CPURegisters()) else { return }
+        #expect(q.rip == 0x40_6000)
+    }
+
+    @Test func xensEmulatedInstructionsAreEmulated() throws {
+        let g = try TinyGuest()
+        // wrmsr FS_BASE; rdmsr; in al,0x80; cpuid; mov %cr0,%rax
+        try g.poke(page: 0, offset: 0x100, [0x0f, 0x30, 0x0f, 0x32, 0xe4, 0x80, 0x0f, 0xa2, 0x0f, 0x20, 0xc0])
+        var regs = CPURegisters()
+        regs.rcx = UInt64(SegmentMSR.fsBase); regs.rax = 0x5000; regs.rdx = 0x1
+        guard case .resume(let a) = g.domain.exception(g.vcpu, frame(13, rip: 0x40_0100), cr2: 0, registers: regs) else { Issue.record("wrmsr"); return }
+        #expect(a.rip == 0x40_0102)
+        #expect(g.vcpu.pv.fsBase == 0x1_0000_5000)
+        #expect(g.vcpu.pv.dirty.contains(.segmentBases))
+        var b = a; b.rax = 0; b.rdx = 0
+        guard case .resume(let c) = g.domain.exception(g.vcpu, frame(13, rip: 0x40_0102), cr2: 0, registers: b) else { Issue.record("rdmsr"); return }
+        #expect(c.rax == 0x5000 && c.rdx == 1 && c.rip == 0x40_0104)
+        guard case .resume(let d) = g.domain.exception(g.vcpu, frame(13, rip: 0x40_0104), cr2: 0, registers: c) else { Issue.record("in"); return }
+        #expect(d.rax & 0xff == 0xff && d.rip == 0x40_0106)   // no port access: reads all-ones
+        var e = d; e.rax = 0
+        guard case .resume(let f) = g.domain.exception(g.vcpu, frame(13, rip: 0x40_0106), cr2: 0, registers: e) else { Issue.record("cpuid"); return }
+        #expect(f.rip == 0x40_0108 && f.rax > 0)
+        guard case .resume(let h) = g.domain.exception(g.vcpu, frame(13, rip: 0x40_0108), cr2: 0, registers: f) else { Issue.record("mov cr0"); return }
+        #expect(h.rax & 0x8000_0001 == 0x8000_0001)
+    }
+
+    @Test func cliIsTrappedOnlyInEmulateMode() throws {
+        let g = try TinyGuest()
+        try g.poke(page: 0, offset: 0x100, [0xfa])
+        guard case .stop = g.domain.exception(g.vcpu, frame(13, rip: 0x40_0100), cr2: 0, registers: CPURegisters()) else { Issue.record("cli emulated"); return }
+
+        let e = try TinyGuest(emulatePrivileged: true)
+        try e.poke(page: 0, offset: 0x100, [0xfa, 0xfb])
+        e.vcpu.setEventsMasked(false)
+        guard case .resume(let r) = e.domain.exception(e.vcpu, frame(13, rip: 0x40_0100), cr2: 0, registers: CPURegisters()) else { return }
+        #expect(r.rip == 0x40_0101)
+        #expect(e.vcpuInfoByte(1) == 1)                   // cli = mask events
+        guard case .resume = e.domain.exception(e.vcpu, frame(13, rip: 0x40_0101), cr2: 0, registers: r) else { return }
+        #expect(e.vcpuInfoByte(1) == 0)
+    }
+
+    @Test func segmentAndFPUHypercalls() throws {
+        let g = try TinyGuest()
+        #expect(g.call(25, 0, 0x7000).rax == 0)
+        #expect(g.vcpu.pv.fsBase == 0x7000)
+        #expect(g.call(25, 2, 0x8000_0000_0000_0000).rax == neg(22))
+        #expect(g.call(25, 9, 0).rax == neg(22))
+        #expect(g.call(5, 1).rax == 0)
+        #expect(g.vcpu.pv.taskSwitched)
+        #expect(g.call(3, 0xe02b, 0x40_3000).rax == 0)
+        #expect(g.vcpu.pv.kernelSP == 0x40_3000)
+        #expect(g.call(21, 0, 2).rax == 0)
+        #expect(g.call(21, 0, 99).rax == neg(22))
+        #expect(g.call(21, 7, 2).rax == neg(38))
+    }
+
+    @Test func callbacksRegisterAndEventsAreDeliveredOnReturn() throws {
+        let g = try TinyGuest()
+        // callback_register { type event, flags 0, address }
+        try g.pokeWords(page: 7, [0, 0x40_5555])
+        #expect(g.call(30, 0, g.va(page: 7)).rax == 0)
+        #expect(g.vcpu.pv.eventCallback.address == 0x40_5555)
+        try g.pokeWords(page: 7, [UInt64(CallbackType.nmi.rawValue), 0x8000_0000_0000_0000])
+        #expect(g.call(30, 0, g.va(page: 7)).rax == neg(22))
+        try g.pokeWords(page: 7, [9, 0x40_5555])
+        #expect(g.call(30, 0, g.va(page: 7)).rax == neg(38))
+        // An upcall pending with events unmasked is bounced on the way back from any hypercall.
+        g.vcpu.setEventsMasked(false)
+        g.domain.markUpcallPending(g.vcpu)
+        let r = g.call(17, 0, rsp: 0x40_4000)
+        #expect(r.regs.rip == 0x40_5555)
+        #expect(g.vcpuInfoByte(1) == 1)
+        let words = try g.peekWords(page: 3, offset: Int(r.regs.rsp - 0x40_3000), count: 7)
+        #expect(words[2] == 0x40_1234)                    // it resumes where the hypercall returned
+    }
+}
