@@ -1,21 +1,32 @@
 /*
- * bench - the null-hypercall benchmark guest.
+ * bench - the benchmark guest.
  *
- * Reads n=<decimal> from the command line (default 10000), issues
- * xen_version(XENVER_version, NULL) n times before doing anything else
- * (no console output first), then prints "bench: done n=<n>" and powers
- * off. With n=0 it is the minimal-boot guest.
+ * Command line: n=<decimal> (default 10000) and optionally mode=<name>.
+ *
+ * Without mode (the null-hypercall benchmark): issues xen_version(XENVER_version, NULL) n times before
+ * doing anything else (no console output first), then prints "bench: done n=<n>" and powers off.
+ * With n=0 it is the minimal-boot guest.
+ *
+ * With a mode, the same privileged work is done n times one way, timed by the guest with the pvclock,
+ * and reported as "bench: mode=<mode> n=<n> ns_per_op=<ns> total_ns=<ns>" (hv bench trap-vs-pv reads it):
+ *   cli      cli and sti alternately: a trapped privileged instruction each (needs privileged=emulate)
+ *   mask     evtchn_upcall_mask written 1 and 0 alternately: the paravirtual virtual-IF toggle
+ *   clts     fpu_taskswitch(1) by hypercall, then clts: a trapped, emulated instruction
+ *   fputs    fpu_taskswitch(1) then fpu_taskswitch(0): the same work by hypercalls
+ *   wrmsr    wrmsr of FS_BASE: a trapped, emulated instruction
+ *   segbase  set_segment_base(SEGBASE_FS): the same work by hypercall
+ * (clts and fputs count one operation per CR0.TS clear; the set is done by hypercall in both.)
  */
 #include <guestkit/guestkit.h>
 
 #define DEFAULT_N 10000UL
 
-/* Value of the first "n=<digits>" word on the command line, or DEFAULT_N. */
-static unsigned long parse_n(const char *cmd)
+/* Value of the word "<key>=<digits>" on the command line, or `fallback`. */
+static unsigned long parse_number(const char *cmd, char key, unsigned long fallback)
 {
     for (const char *p = cmd; *p; p++) {
         int word_start = p == cmd || *(p - 1) == ' ';
-        if (!word_start || p[0] != 'n' || p[1] != '=')
+        if (!word_start || p[0] != key || p[1] != '=')
             continue;
         const char *d = p + 2;
         if (*d < '0' || *d > '9')
@@ -25,13 +36,122 @@ static unsigned long parse_n(const char *cmd)
             n = n * 10 + (unsigned long)(*d++ - '0');
         return n;
     }
-    return DEFAULT_N;
+    return fallback;
+}
+
+/* The word after "mode=", copied into out (empty if none). */
+static void parse_mode(const char *cmd, char *out, int size)
+{
+    out[0] = 0;
+    for (const char *p = cmd; *p; p++) {
+        int word_start = p == cmd || *(p - 1) == ' ';
+        if (!word_start || strncmp(p, "mode=", 5) != 0)
+            continue;
+        int i = 0;
+        for (p += 5; *p && *p != ' ' && i < size - 1; p++)
+            out[i++] = *p;
+        out[i] = 0;
+        return;
+    }
+}
+
+/* shared_info mapped over this page (vcpu_info[0] holds the pvclock and the virtual IF). */
+static uint8_t shared_page[4096] __attribute__((aligned(4096)));
+
+static volatile uint8_t *vcpu0(void) { return shared_page; }
+
+/* Xen system time in ns from vcpu_info[0].time (pvclock) and rdtsc, with the version retry. */
+static uint64_t now_ns(void)
+{
+    volatile uint8_t *t = vcpu0() + 32;
+    for (;;) {
+        uint32_t v1 = *(volatile uint32_t *)t;
+        __asm__ volatile("" ::: "memory");
+        uint64_t stamp = *(volatile uint64_t *)(t + 8);
+        uint64_t system = *(volatile uint64_t *)(t + 16);
+        uint32_t mul = *(volatile uint32_t *)(t + 24);
+        int8_t shift = *(volatile int8_t *)(t + 28);
+        uint32_t lo, hi;
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        __asm__ volatile("" ::: "memory");
+        if ((v1 & 1) || v1 != *(volatile uint32_t *)t)
+            continue;
+        uint64_t delta = (((uint64_t)hi << 32) | lo) - stamp;
+        delta = shift >= 0 ? delta << shift : delta >> -shift;
+        return system + (uint64_t)(((unsigned __int128)delta * mul) >> 32);
+    }
+}
+
+static void map_shared_info(void)
+{
+    uint64_t pte = gk_start_info->shared_info | 7; /* present, writable, user */
+    long rc = _hypercall3(__HYPERVISOR_update_va_mapping, (unsigned long)shared_page, pte, 2 /* UVMF_INVLPG */);
+    if (rc != 0) {
+        gk_printf("bench: cannot map shared_info (%ld)\n", rc);
+        gk_shutdown(SHUTDOWN_crash);
+    }
+}
+
+static void timed(const char *mode, unsigned long n)
+{
+    map_shared_info();
+    uint64_t t0 = 0, t1;
+    if (strcmp(mode, "cli") == 0) {
+        t0 = now_ns();
+        for (unsigned long i = 0; i < n / 2; i++)
+            __asm__ volatile("cli; sti" ::: "memory");
+    } else if (strcmp(mode, "mask") == 0) {
+        t0 = now_ns();
+        for (unsigned long i = 0; i < n / 2; i++) {
+            vcpu0()[1] = 1;
+            __asm__ volatile("" ::: "memory");
+            vcpu0()[1] = 0;
+            __asm__ volatile("" ::: "memory");
+            if (vcpu0()[0])                      /* pending while masked: ask for delivery */
+                HYPERVISOR_xen_version(XENVER_version, NULL);
+        }
+    } else if (strcmp(mode, "clts") == 0 || strcmp(mode, "fputs") == 0) {
+        int trapped = mode[0] == 'c';
+        uint64_t spent = 0;
+        for (unsigned long i = 0; i < n; i++) {
+            _hypercall1(__HYPERVISOR_fpu_taskswitch, 1);
+            uint64_t a = now_ns();
+            if (trapped)
+                __asm__ volatile("clts" ::: "memory");
+            else
+                _hypercall1(__HYPERVISOR_fpu_taskswitch, 0);
+            spent += now_ns() - a;
+        }
+        gk_printf("bench: mode=%s n=%lu ns_per_op=%lu total_ns=%lu\n", mode, n, (unsigned long)(spent / (n ? n : 1)),
+                  (unsigned long)spent);
+        return;
+    } else if (strcmp(mode, "wrmsr") == 0) {
+        t0 = now_ns();
+        for (unsigned long i = 0; i < n; i++)
+            __asm__ volatile("wrmsr" :: "c"(0xc0000100u), "a"((uint32_t)i), "d"(0u) : "memory");
+    } else if (strcmp(mode, "segbase") == 0) {
+        t0 = now_ns();
+        for (unsigned long i = 0; i < n; i++)
+            _hypercall2(__HYPERVISOR_set_segment_base, 0 /* SEGBASE_FS */, i);
+    } else {
+        gk_printf("bench: unknown mode %s\n", mode);
+        gk_shutdown(SHUTDOWN_crash);
+    }
+    t1 = now_ns();
+    gk_printf("bench: mode=%s n=%lu ns_per_op=%lu total_ns=%lu\n", mode, n, (unsigned long)((t1 - t0) / (n ? n : 1)),
+              (unsigned long)(t1 - t0));
 }
 
 void gk_main(void)
 {
-    unsigned long n = parse_n(gk_cmdline());
-
+    const char *cmd = gk_cmdline();
+    unsigned long n = parse_number(cmd, 'n', DEFAULT_N);
+    char mode[16];
+    parse_mode(cmd, mode, sizeof mode);
+    if (mode[0]) {
+        timed(mode, n);
+        return;
+    }
     for (unsigned long i = 0; i < n; i++)
         HYPERVISOR_xen_version(XENVER_version, NULL);
 

@@ -1,5 +1,9 @@
 #include "cbaseline.h"
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -69,4 +73,139 @@ done:
     close(vmfd);
     munmap(window, vm->window_size);
     munmap(stub, HV_STUB_SIZE);
+}
+
+// ---- ping-pong baselines ----------------------------------------------------------------------------
+
+struct vm_handle {
+    int vmfd, vcpu, size;
+    struct kvm_run *run;
+    uint8_t *window;
+    void *stub;
+    uint64_t window_size;
+};
+
+static int vm_open(int kvm, const struct cbaseline_vm *vm, struct vm_handle *h) {
+    memset(h, 0, sizeof *h);
+    h->vmfd = h->vcpu = -1;
+    h->window_size = vm->window_size;
+    h->window = mmap(NULL, vm->window_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    h->stub = mmap(NULL, HV_STUB_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (h->window == MAP_FAILED || h->stub == MAP_FAILED) return -errno;
+    for (int i = 0; i < vm->nruns; i++) {
+        const struct cbaseline_frames *f = &vm->runs[i];
+        if (mmap(h->window + (f->first_mfn << 12), f->count << 12, PROT_READ | (f->writable ? PROT_WRITE : 0),
+                 MAP_SHARED | MAP_FIXED, vm->memfd, (off_t)(f->first_mfn << 12)) == MAP_FAILED) return -errno;
+    }
+    memcpy(h->stub, vm->stub_image, HV_STUB_SIZE);
+    if ((h->vmfd = ckvm_create_vm(kvm)) < 0) return h->vmfd;
+    h->size = ckvm_vcpu_mmap_size(kvm);
+    int r = ckvm_set_memory_region(h->vmfd, 0, 0, 0, vm->window_size, h->window);
+    if (r == 0) r = ckvm_set_memory_region(h->vmfd, 1, 0, HV_STUB_GPA, HV_STUB_SIZE, h->stub);
+    if (r == 0) r = h->vcpu = ckvm_create_vcpu(h->vmfd, 0);
+    if (r < 0) return r;
+    if (!(h->run = ckvm_map_run(h->vcpu, h->size))) return -errno;
+    if ((r = ckvm_setup_pv_vcpu(h->vcpu, vm->cpuid, &vm->start)) < 0) return r;
+    ckvm_request_sync_regs(h->run);
+    return 0;
+}
+
+static void vm_close(struct vm_handle *h) {
+    if (h->run) munmap(h->run, (size_t)h->size);
+    if (h->vcpu >= 0) close(h->vcpu);
+    if (h->vmfd >= 0) close(h->vmfd);
+    if (h->window && h->window != MAP_FAILED) munmap(h->window, h->window_size);
+    if (h->stub && h->stub != MAP_FAILED) munmap(h->stub, HV_STUB_SIZE);
+}
+
+/// Runs until the next hypercall exit and answers it (rax = 0, return as SYSRET).
+static int vm_next_hypercall(struct vm_handle *h) {
+    int r = ckvm_run(h->vcpu);
+    if (r < 0) return r;
+    if (h->run->exit_reason != KVM_EXIT_MMIO || h->run->mmio.phys_addr != HV_DOORBELL_GPA) return -EIO;
+    struct kvm_regs *g = &h->run->s.regs.regs;
+    g->rax = 0;
+    g->rip = g->rcx;
+    g->rflags = (g->r11 & ~0x37000ull) | 0x202;
+    ckvm_mark_regs_dirty(h->run);
+    return 0;
+}
+
+struct side {
+    struct vm_handle *vm;
+    sem_t *mine, *theirs;
+    uint64_t rounds;
+    int error;
+};
+
+static void *side_main(void *arg) {
+    struct side *s = arg;
+    for (uint64_t i = 0; i < s->rounds; i++) {
+        while (sem_wait(s->mine) != 0) {}
+        int r = vm_next_hypercall(s->vm);
+        if (r < 0 && !s->error) s->error = r;
+        sem_post(s->theirs);
+    }
+    return NULL;
+}
+
+void cbaseline_vm_pingpong(int kvm, const struct cbaseline_vm *a, const struct cbaseline_vm *b, uint64_t rounds,
+                           struct cbaseline_pingpong_result *out) {
+    memset(out, 0, sizeof *out);
+    struct vm_handle ha, hb;
+    int r = vm_open(kvm, a, &ha);
+    if (r == 0) r = vm_open(kvm, b, &hb); else hb.vcpu = hb.vmfd = -1, hb.run = NULL, hb.window = NULL, hb.stub = NULL;
+    // Warm up: each side to its first hypercall (boot), outside the timing.
+    if (r == 0) r = vm_next_hypercall(&ha);
+    if (r == 0) r = vm_next_hypercall(&hb);
+    if (r < 0) { out->error = r; vm_close(&ha); vm_close(&hb); return; }
+    sem_t sa, sb;
+    sem_init(&sa, 0, 1);
+    sem_init(&sb, 0, 0);
+    struct side A = { &ha, &sa, &sb, rounds, 0 }, B = { &hb, &sb, &sa, rounds, 0 };
+    pthread_t ta, tb;
+    uint64_t t0 = now_ns();
+    pthread_create(&ta, NULL, side_main, &A);
+    pthread_create(&tb, NULL, side_main, &B);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    out->ns = now_ns() - t0;
+    out->round_trips = rounds;
+    out->error = A.error ? A.error : B.error;
+    sem_destroy(&sa);
+    sem_destroy(&sb);
+    vm_close(&ha);
+    vm_close(&hb);
+}
+
+struct efd_side { int mine, theirs; uint64_t rounds; int first; };
+
+static void *efd_main(void *arg) {
+    struct efd_side *s = arg;
+    uint64_t v = 1;
+    for (uint64_t i = 0; i < s->rounds; i++) {
+        if (s->first) {
+            if (write(s->theirs, &v, 8) != 8 || read(s->mine, &v, 8) != 8) return NULL;
+        } else {
+            if (read(s->mine, &v, 8) != 8 || write(s->theirs, &v, 8) != 8) return NULL;
+        }
+    }
+    return NULL;
+}
+
+void cbaseline_eventfd_pingpong(uint64_t rounds, struct cbaseline_pingpong_result *out) {
+    memset(out, 0, sizeof *out);
+    int ea = eventfd(0, EFD_CLOEXEC), eb = eventfd(0, EFD_CLOEXEC);
+    if (ea < 0 || eb < 0) { out->error = -errno; return; }
+    struct efd_side A = { ea, eb, rounds, 1 }, B = { eb, ea, rounds, 0 };
+    pthread_t ta, tb;
+    uint64_t t0 = now_ns();
+    pthread_create(&tb, NULL, efd_main, &B);
+    pthread_create(&ta, NULL, efd_main, &A);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    out->ns = now_ns() - t0;
+    out->round_trips = rounds;
+    close(ea);
+    close(eb);
 }

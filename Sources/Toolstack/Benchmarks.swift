@@ -94,6 +94,40 @@ public struct Benchmarks {
                             note: "ELF load + build + VM + vCPU thread → first hypercall, vs C: VM + slots + vCPU → first exit; median of \(rounds), \(memoryBytes >> 20) MiB guest")]
     }
 
+    /// The same privileged work done by trap-and-emulate and by the paravirtual way, timed by the guest
+    /// (pvclock) in the bench image's modes: value = trapped, baseline = paravirtual.
+    public func trapVersusPV(operations: Int = 10_000) throws -> [BenchFigure] {
+        let pairs: [(name: String, trapped: String, pv: String, note: String)] = [
+            ("trap_vs_pv.virtual_if_toggle", "cli", "mask",
+             "cli/sti trapped and emulated (privileged=emulate) vs writing vcpu_info.evtchn_upcall_mask"),
+            ("trap_vs_pv.cr0_ts_clear", "clts", "fputs", "clts trapped and emulated vs fpu_taskswitch(0) hypercall"),
+            ("trap_vs_pv.fs_base_write", "wrmsr", "segbase", "wrmsr FS_BASE trapped and emulated vs set_segment_base hypercall"),
+        ]
+        var figures: [BenchFigure] = []
+        for p in pairs {
+            let trapped = try guestTimed(mode: p.trapped, operations: operations)
+            let pv = try guestTimed(mode: p.pv, operations: operations)
+            figures.append(BenchFigure(p.name, value: trapped / 1000, unit: "us", baseline: pv / 1000,
+                                       note: p.note + ", \(operations) operations, per operation"))
+        }
+        return figures
+    }
+
+    /// Runs the bench image in `mode` and returns nanoseconds per operation (its total_ns / n).
+    private func guestTimed(mode: String, operations: Int) throws -> Double {
+        var config = DomainConfig(name: "bench-\(mode)", kernel: image, memoryBytes: memoryBytes, cmdline: "mode=\(mode) n=\(operations)")
+        config.privileged = .emulate
+        let d = try toolstack.create(config)
+        try toolstack.start(d)
+        d.waitUntilFinished()
+        let text = d.console.text
+        guard d.state == .shutdown(.poweroff), let range = text.range(of: "total_ns="),
+              let total = Double(text[range.upperBound...].prefix { $0.isNumber }) else {
+            throw ToolstackError.invalid(object: d.label, problem: "bench mode \(mode) ended as \(d.state): \(text)")
+        }
+        return total / Double(max(operations, 1))
+    }
+
     private func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
         return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2

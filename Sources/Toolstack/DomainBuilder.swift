@@ -4,12 +4,20 @@ import Hypervisor
 
 /// What to boot: Xen's `xl` names where they exist.
 public struct DomainConfig: Sendable {
+    /// How privileged instructions in the guest kernel are handled.
+    public enum Privileged: String, Sendable {
+        /// As Xen: emulate Xen's set for PV guests, bounce the rest as #GP.
+        case xen
+        /// Trap-and-emulate: also cli/sti (on the virtual interrupt flag) and hlt (as block).
+        case emulate
+    }
     public var name: String
     public var kernel: String
     public var memoryBytes: Int
     public var cmdline: String
-    public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "") {
-        self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline
+    public var privileged: Privileged
+    public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen) {
+        self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
     }
 }
 
@@ -40,7 +48,9 @@ public struct DomainBuilder {
         let pages = config.memoryBytes >> 12
         let layout = try BootLayout(virtBase: image.virtBase, kernelStart: image.kernelStart, kernelEnd: image.kernelEnd, nrPages: pages)
         let domain: Domain
-        do { domain = try control.createDomain(name: config.name, pages: pages) } catch { throw .hypervisor(error) }
+        do {
+            domain = try control.createDomain(name: config.name, pages: pages, emulatePrivileged: config.privileged == .emulate)
+        } catch { throw .hypervisor(error) }
         do throws(HypervisorError) {
             try load(image, into: domain, layout: layout)
             try writeP2M(domain, layout: layout)

@@ -6,11 +6,15 @@ import Toolstack
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a path against a minimal C KVM loop on the same guest, in the same run.",
-        discussion: "hypercall: null hypercall round trip. boot: domain creation to first hypercall. all: both.")
+        discussion: """
+        hypercall: null hypercall round trip. boot: domain creation to first hypercall.
+        trap-vs-pv: the same privileged work trapped and emulated vs done the paravirtual way.
+        all: every benchmark.
+        """)
 
-    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, all }
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", all }
 
-    @Argument(help: "hypercall, boot or all.")
+    @Argument(help: "hypercall, boot, trap-vs-pv or all.")
     var name: Name
 
     @Option(help: "The bench guest image.")
@@ -32,6 +36,7 @@ struct Bench: ParsableCommand {
         do {
             if name == .hypercall || name == .all { figures += try bench.hypercall(calls: calls, rounds: rounds ?? 3) }
             if name == .boot || name == .all { figures += try bench.boot(rounds: rounds ?? 15) }
+            if name == .trapVsPV || name == .all { figures += try bench.trapVersusPV() }
         } catch {
             report("hv: bench \(name.rawValue): \(error)")
             throw ExitCode(1)
@@ -42,11 +47,11 @@ struct Bench: ParsableCommand {
             print(String(decoding: try encoder.encode(figures), as: UTF8.self))
             return
         }
-        print("figure                            ours         baseline (C loop)   ratio")
+        print("figure                                 value          baseline        ratio")
         for f in figures {
-            let v = String(format: "%9.3f %@", f.value, f.unit)
-            let b = String(format: "%9.3f %@", f.baseline, f.unit)
-            print("\(f.name.padding(toLength: 32, withPad: " ", startingAt: 0))  \(v)   \(b)        \(String(format: "%.2f", f.ratio))")
+            let v = String(format: "%11.4f %@", f.value, f.unit)
+            let b = String(format: "%11.4f %@", f.baseline, f.unit)
+            print("\(f.name.padding(toLength: 34, withPad: " ", startingAt: 0))  \(v)  \(b)   \(String(format: "%8.2f", f.ratio))")
             print("  \(f.note)")
         }
     }

@@ -16,8 +16,11 @@ struct Run: ParsableCommand {
     @Option(help: "Memory of each domain (e.g. 64M).")
     var memory = ByteSize(bytes: 64 << 20)
 
-    @Option(help: "Command line passed to each guest in start_info.")
-    var cmdline = ""
+    @Option(help: "Command line for the guests in start_info: once for all, or once per image, in order.")
+    var cmdline: [String] = []
+
+    @Option(help: "Privileged instructions: \"xen\" emulates what Xen emulates for PV guests and bounces the rest as #GP; \"emulate\" also traps and emulates cli, sti and hlt.")
+    var privileged: PrivilegedMode = .xen
 
     @Option(help: "Machine memory shared by all domains (sparse until used).")
     var machineMemory = ByteSize(bytes: 1 << 30)
@@ -28,14 +31,22 @@ struct Run: ParsableCommand {
     @Flag(help: "Print no summary, only the consoles and crash reports.")
     var quiet = false
 
+    func validate() throws {
+        guard cmdline.count <= 1 || cmdline.count == images.count else {
+            throw ValidationError("give --cmdline once (for every image) or once per image (\(images.count)), not \(cmdline.count) times")
+        }
+    }
+
     func run() throws {
         let toolstack = try startToolstack(machineMemory: machineMemory)
         var domains: [Domain] = []
         var failed = false
-        for path in images {
+        for (i, path) in images.enumerated() {
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            let line = cmdline.count == images.count ? cmdline[i] : cmdline.first ?? ""
             do {
-                domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: cmdline)))
+                domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: line,
+                                                                 privileged: privileged == .emulate ? .emulate : .xen)))
             } catch {
                 report("hv: cannot create a domain from \(path): \(error)")
                 failed = true
@@ -45,6 +56,9 @@ struct Run: ParsableCommand {
         throw ExitCode(max(outcome, failed ? 1 : 0))
     }
 }
+
+/// `--privileged`: how privileged instructions in the guest kernel are treated.
+enum PrivilegedMode: String, ExpressibleByArgument, CaseIterable { case xen, emulate }
 
 /// Starts the toolstack, turning a failure into a clear message and exit status 1.
 func startToolstack(machineMemory: ByteSize) throws -> Toolstack {

@@ -33,3 +33,20 @@ struct cbaseline_result {
 
 /// Runs the domain until SCHEDOP_shutdown (or `stop_after_first_exit`); fills `out`.
 void cbaseline_run(int kvm, const struct cbaseline_vm *vm, int stop_after_first_exit, struct cbaseline_result *out);
+
+/// Round trips timed by the ping-pong baselines.
+struct cbaseline_pingpong_result {
+    uint64_t round_trips;
+    uint64_t ns;
+    int error;
+};
+
+/// The platform's floor for an interdomain event round trip: two VMs (each running a guest that makes
+/// hypercalls back to back) on two threads in strict alternation. Each hypercall exit answers the call,
+/// wakes the other vCPU thread and sleeps until woken: one round trip = two exits, two cross-thread
+/// wakes, two resumes, and nothing else.
+void cbaseline_vm_pingpong(int kvm, const struct cbaseline_vm *a, const struct cbaseline_vm *b, uint64_t rounds,
+                           struct cbaseline_pingpong_result *out);
+
+/// Two host threads ping-ponging over a pair of eventfds: the host's own cost of the same handshake.
+void cbaseline_eventfd_pingpong(uint64_t rounds, struct cbaseline_pingpong_result *out);
