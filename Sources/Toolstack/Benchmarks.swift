@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Hypervisor
 import KVM
 
@@ -111,6 +112,90 @@ public struct Benchmarks {
                                        note: p.note + ", \(operations) operations, per operation"))
         }
         return figures
+    }
+
+    /// Interdomain event round trip between two `pingpong` guests, against the platform's floor (two VMs
+    /// alternating exits, wakes and resumes in a minimal C loop) and against two host threads on eventfds.
+    public func eventChannel(pingpongImage: String, rounds: Int = 2000) throws -> [BenchFigure] {
+        guard let platform else { throw ToolstackError.invalid(object: "bench", problem: "needs the KVM platform") }
+        let ours = try pingpongRoundTrip(image: pingpongImage, rounds: rounds)
+        let a = try toolstack.create(config(calls: 1_000_000_000))
+        let b = try toolstack.create(config(calls: 1_000_000_000))
+        let floor = try platform.baselineVMPingPong(a, b, rounds: UInt64(rounds))
+        toolstack.destroy(a)
+        toolstack.destroy(b)
+        let eventfd = try KVMPlatform.eventfdPingPong(rounds: UInt64(rounds * 10))
+        return [
+            BenchFigure("evtchn.roundtrip", value: ours / 1000, unit: "us", baseline: floor / 1000,
+                        note: "pingpong guests, send + block each way (guest-timed), vs the C floor: two VMs alternating exit, wake, resume"),
+            BenchFigure("evtchn.roundtrip_vs_eventfd", value: ours / 1000, unit: "us", baseline: eventfd / 1000,
+                        note: "the same round trip vs two host threads ping-ponging over eventfds"),
+        ]
+    }
+
+    /// Runs a server and a client `pingpong` domain; nanoseconds per round trip as the client measured it.
+    private func pingpongRoundTrip(image: String, rounds: Int) throws -> Double {
+        let (server, client) = try Benchmarks.pingpongPair(toolstack, image: image, rounds: rounds, memoryBytes: memoryBytes)
+        try toolstack.start(server)
+        try toolstack.start(client)
+        client.waitUntilFinished()
+        server.waitUntilFinished()
+        let text = client.console.text
+        guard client.state == .shutdown(.poweroff), let each = text.range(of: " us each"),
+              let value = Double(text[..<each.lowerBound].split(separator: " ").last ?? "") else {
+            throw ToolstackError.invalid(object: client.label, problem: "pingpong ended as \(client.state): \(text)")
+        }
+        return value * 1000
+    }
+
+    /// Builds a `pingpong` server and client that know each other's domain id (ids are handed out in
+    /// order, so the server is told the id the client is about to get, and that is checked).
+    public static func pingpongPair(_ toolstack: Toolstack, image: String, rounds: Int, memoryBytes: Int = 16 << 20) throws -> (Domain, Domain) {
+        let probe = try toolstack.create(DomainConfig(name: "pingpong-server", kernel: image, memoryBytes: memoryBytes,
+                                                      cmdline: "role=server peer=0 n=\(rounds)"))
+        let serverID = probe.id
+        toolstack.destroy(probe)
+        probe.waitUntilFinished()
+        let server = try toolstack.create(DomainConfig(name: "pingpong-server", kernel: image, memoryBytes: memoryBytes,
+                                                       cmdline: "role=server peer=\(serverID + 2) n=\(rounds)"))
+        let client = try toolstack.create(DomainConfig(name: "pingpong-client", kernel: image, memoryBytes: memoryBytes,
+                                                       cmdline: "role=client peer=\(server.id) port=1 n=\(rounds)"))
+        guard client.id == serverID + 2 else {
+            toolstack.destroy(server)
+            toolstack.destroy(client)
+            throw ToolstackError.invalid(object: "pingpong", problem: "domain ids were not handed out in order")
+        }
+        return (server, client)
+    }
+
+    /// Timer lateness of the `timer` guest (median and p99 over its sleeps) against a host thread
+    /// sleeping the same 10 ms intervals with clock_nanosleep in the same run.
+    public func timer(timerImage: String) throws -> [BenchFigure] {
+        let d = try toolstack.create(DomainConfig(name: "timer", kernel: timerImage, memoryBytes: memoryBytes))
+        try toolstack.start(d)
+        d.waitUntilFinished()
+        let text = d.console.text
+        func number(after key: String) -> Double? {
+            guard let r = text.range(of: key) else { return nil }
+            return Double(text[r.upperBound...].prefix { $0.isNumber || $0 == "." })
+        }
+        guard d.state == .shutdown(.poweroff), let median = number(after: "median lateness "), let p99 = number(after: "p99 ") else {
+            throw ToolstackError.invalid(object: d.label, problem: "timer guest ended as \(d.state): \(text)")
+        }
+        var host: [Double] = []
+        for _ in 0..<20 {
+            let t0 = monotonicNanos()
+            var req = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+            nanosleep(&req, nil)
+            host.append(Double(monotonicNanos() - t0 - 10_000_000) / 1000)
+        }
+        host.sort()
+        return [
+            BenchFigure("timer.lateness_median", value: median, unit: "us", baseline: host[host.count / 2],
+                        note: "guest singleshot timer + block, 10 ms sleeps, vs a host thread's nanosleep"),
+            BenchFigure("timer.lateness_p99", value: p99, unit: "us", baseline: host[host.count - 1],
+                        note: "the same, 99th percentile (host: worst of 20)"),
+        ]
     }
 
     /// Runs the bench image in `mode` and returns nanoseconds per operation (its total_ns / n).

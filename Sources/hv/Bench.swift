@@ -9,12 +9,14 @@ struct Bench: ParsableCommand {
         discussion: """
         hypercall: null hypercall round trip. boot: domain creation to first hypercall.
         trap-vs-pv: the same privileged work trapped and emulated vs done the paravirtual way.
+        evtchn: interdomain event round trip vs the platform floor and vs eventfd.
+        timer: timer lateness vs a host thread's nanosleep.
         all: every benchmark.
         """)
 
-    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", all }
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, all }
 
-    @Argument(help: "hypercall, boot, trap-vs-pv or all.")
+    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer or all.")
     var name: Name
 
     @Option(help: "The bench guest image.")
@@ -37,6 +39,8 @@ struct Bench: ParsableCommand {
             if name == .hypercall || name == .all { figures += try bench.hypercall(calls: calls, rounds: rounds ?? 3) }
             if name == .boot || name == .all { figures += try bench.boot(rounds: rounds ?? 15) }
             if name == .trapVsPV || name == .all { figures += try bench.trapVersusPV() }
+            if name == .evtchn || name == .all { figures += try bench.eventChannel(pingpongImage: defaultImagePath("pingpong")) }
+            if name == .timer || name == .all { figures += try bench.timer(timerImage: defaultImagePath("timer")) }
         } catch {
             report("hv: bench \(name.rawValue): \(error)")
             throw ExitCode(1)
