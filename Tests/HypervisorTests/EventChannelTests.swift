@@ -191,3 +191,39 @@ import Testing
         #expect(h.call(24, 10, 0, h.va(page: 6)).rax == neg(22))               // crosses the page
     }
 }
+
+@Suite struct EventStressTests {
+    /// Block/wake/mask races: a receiver blocks, clears what it got (as a guest's upcall handler would),
+    /// masks and unmasks around it; a sender fires as soon as it is acknowledged. A single lost wake-up
+    /// leaves the receiver asleep and the test fails on its deadline.
+    @Test func noEventIsLostAcrossBlockWakeAndMask() throws {
+        let t = EventChannelTests()
+        let (a, b) = try t.pair()
+        let (_, sp) = t.allocUnbound(a, remote: b.domain.id)
+        let (_, cp) = t.bindInterdomain(b, remote: a.domain.id, port: sp)
+        t.clearPending(a, sp)
+        let rounds = 2000
+        let received = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for _ in 0..<rounds {
+                while !t.pending(a, sp) {
+                    a.vcpu.setEventsMasked(true)          // "cli" between checks, as a guest does
+                    _ = a.call(29, 1)                     // block: unmasks, sleeps unless pending
+                }
+                t.clearPending(a, sp)
+                received.signal()
+            }
+            done.signal()
+        }
+        for i in 0..<rounds {
+            #expect(t.sendCall(b, cp) == 0)
+            guard received.wait(timeout: .now() + 5) == .success else {
+                Issue.record("event \(i) was lost")
+                a.hypervisor.control.destroy(a.domain)    // wakes the receiver so the test can end
+                return
+            }
+        }
+        #expect(done.wait(timeout: .now() + 5) == .success)
+    }
+}
