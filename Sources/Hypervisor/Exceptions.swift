@@ -24,16 +24,29 @@ extension Domain {
         }
         var vector = frame.vector
         var errorCode: UInt64? = ExceptionVector.hasErrorCode(vector) ? frame.errorCode : nil
-        switch vector {
-        case 13 where frame.errorCode & 7 == 2:
-            // `int n` through a DPL 0 gate: a software interrupt the guest's trap_info may allow.
-            let n = UInt8(truncatingIfNeeded: frame.errorCode >> 3)
+        // `int n` through a DPL 0 gate is architecturally #GP((n << 3) | 2); this KVM raises #UD instead.
+        // Either way it is a software interrupt the guest's trap_info may allow.
+        var softwareInterrupt: UInt8? = nil
+        if vector == 13 && frame.errorCode & 7 == 2 {
+            softwareInterrupt = UInt8(truncatingIfNeeded: frame.errorCode >> 3)
+        } else if vector == 6, let insn = DecodedInstruction.decode(instructionBytes(vcpu, at: regs.rip)),
+                  case .int(let n) = insn.kind {
+            softwareInterrupt = n
+        }
+        if let n = softwareInterrupt {
             if vcpu.pv.trapTable[Int(n)].address != 0, vcpu.pv.trapTable[Int(n)].dpl >= 1,
                let length = instructionLength(vcpu, at: regs.rip) {
                 regs.rip &+= UInt64(length)
                 vector = n
                 errorCode = nil
+            } else {
+                vector = 13
+                errorCode = UInt64(n) << 3 | 2
             }
+        }
+        switch vector {
+        case _ where softwareInterrupt != nil:
+            break
         case 13 where frame.errorCode == 0, 6:
             switch emulatePrivileged(vcpu, &regs, invalidOpcode: vector == 6) {
             case .resumed: return deliverEvents(vcpu, &regs) ? .resume(regs) : .stop

@@ -56,6 +56,7 @@ struct Expectation {
         for line in lines where next < console.count && line.contains(console[next]) { next += 1 }
         #expect(next == console.count, "missing console line \(next < console.count ? console[next] : ""); console was:\n\(domain.console.text)", sourceLocation: sourceLocation)
         switch exit {
+        case "never": #expect(domain.state == .running, "ended as \(domain.state)", sourceLocation: sourceLocation)
         case "poweroff": #expect(domain.state == .shutdown(.poweroff), "ended as \(domain.state)", sourceLocation: sourceLocation)
         case "crash":
             if case .crashed = domain.state {} else { Issue.record("expected a crash, ended as \(domain.state)", sourceLocation: sourceLocation) }
@@ -70,6 +71,17 @@ func makeToolstack(_ bytes: Int = 512 << 20) throws -> Toolstack {
 }
 
 extension Domain {
+    /// Waits until the console shows `text` (or `seconds` pass).
+    func waitForConsole(_ text: String, seconds: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if console.text.contains(text) { return true }
+            if state.isFinal { return console.text.contains(text) }
+            usleep(5_000)
+        }
+        return false
+    }
+
     /// Waits for the domain to end; records a failure (and destroys it) if it takes longer than `seconds`.
     func finish(within seconds: Double = 60, _ toolstack: Toolstack, sourceLocation: SourceLocation = #_sourceLocation) {
         if !waitUntilFinished(seconds: seconds) {

@@ -1,6 +1,7 @@
 /*
  * CGuestKit.h - everything the Swift layer imports from GuestKit's C side:
- * Xen's ABI headers and GuestKit's hypercall wrappers and runtime.
+ * Xen's ABI headers and GuestKit's hypercall wrappers, runtime, exceptions,
+ * event channels and clock.
  */
 #ifndef GUESTKIT_CGUESTKIT_H
 #define GUESTKIT_CGUESTKIT_H
@@ -10,8 +11,14 @@
 #include <xen/sched.h>
 #include <xen/version.h>
 #include <xen/elfnote.h>
+#include <xen/callback.h>
+#include <xen/event_channel.h>
+#include <xen/vcpu.h>
 #include <guestkit/hypercall.h>
 #include <guestkit/console.h>
+#include <guestkit/traps.h>
+#include <guestkit/events.h>
+#include <guestkit/time.h>
 #include <guestkit/guestkit.h>
 
 #endif /* GUESTKIT_CGUESTKIT_H */

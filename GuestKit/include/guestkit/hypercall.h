@@ -1,7 +1,8 @@
 /*
  * guestkit/hypercall.h - issuing Xen hypercalls from a 64-bit PV guest.
  *
- * Two ways in:
+ * Two ways in (a third, the iret hypercall, is only ever jumped to: see
+ * arch/x86_64/traps.S):
  *
  *  - through the hypercall page (the normal way): `call hypercall_page+nr*32`.
  *    The hypervisor fills slot nr with
@@ -146,6 +147,82 @@ static inline int HYPERVISOR_xen_version(int cmd, void *arg)
 static inline int HYPERVISOR_sched_op(int cmd, void *arg)
 {
     return (int)_hypercall2(__HYPERVISOR_sched_op, cmd, arg);
+}
+
+/* set_trap_table(table): table of struct trap_info ending with address 0
+ * (<xen/arch-x86_64.h>); NULL clears the virtual IDT. */
+static inline int HYPERVISOR_set_trap_table(const struct trap_info *table)
+{
+    return (int)_hypercall1(__HYPERVISOR_set_trap_table, table);
+}
+
+/* set_callbacks(event, failsafe, syscall): the older form of callback_op
+ * registration, all three with flags 0. Returns 0. */
+static inline int HYPERVISOR_set_callbacks(unsigned long event_address,
+                                           unsigned long failsafe_address,
+                                           unsigned long syscall_address)
+{
+    return (int)_hypercall3(__HYPERVISOR_set_callbacks, event_address,
+                            failsafe_address, syscall_address);
+}
+
+/* callback_op(cmd, arg): see <xen/callback.h>. */
+static inline int HYPERVISOR_callback_op(int cmd, const void *arg)
+{
+    return (int)_hypercall2(__HYPERVISOR_callback_op, cmd, arg);
+}
+
+/* stack_switch(ss, sp): the kernel stack used when an event or exception
+ * arrives in guest-user mode. Returns 0. */
+static inline int HYPERVISOR_stack_switch(unsigned long ss, unsigned long sp)
+{
+    return (int)_hypercall2(__HYPERVISOR_stack_switch, ss, sp);
+}
+
+/* fpu_taskswitch(set): set != 0 sets CR0.TS (the next x87/SSE instruction
+ * raises #NM), 0 clears it. Returns 0. */
+static inline int HYPERVISOR_fpu_taskswitch(int set)
+{
+    return (int)_hypercall1(__HYPERVISOR_fpu_taskswitch, set);
+}
+
+/* vm_assist(cmd, type): VMASST_CMD_* and VMASST_TYPE_* (<xen/xen.h>). */
+static inline int HYPERVISOR_vm_assist(unsigned int cmd, unsigned int type)
+{
+    return (int)_hypercall2(__HYPERVISOR_vm_assist, cmd, type);
+}
+
+/* set_segment_base(which, base): SEGBASE_* (<xen/arch-x86_64.h>). */
+static inline int HYPERVISOR_set_segment_base(int which, unsigned long base)
+{
+    return (int)_hypercall2(__HYPERVISOR_set_segment_base, which, base);
+}
+
+/* update_va_mapping(va, pte, flags): rewrite the L1 entry mapping `va`;
+ * flags UVMF_* (<xen/xen.h>). */
+static inline int HYPERVISOR_update_va_mapping(unsigned long va, uint64_t pte,
+                                               unsigned long flags)
+{
+    return (int)_hypercall3(__HYPERVISOR_update_va_mapping, va, pte, flags);
+}
+
+/* event_channel_op(cmd, arg): see <xen/event_channel.h>. */
+static inline int HYPERVISOR_event_channel_op(int cmd, void *arg)
+{
+    return (int)_hypercall2(__HYPERVISOR_event_channel_op, cmd, arg);
+}
+
+/* set_timer_op(deadline): one VIRQ_TIMER at absolute system time
+ * `deadline` (ns); 0 cancels. */
+static inline int HYPERVISOR_set_timer_op(uint64_t deadline)
+{
+    return (int)_hypercall1(__HYPERVISOR_set_timer_op, deadline);
+}
+
+/* vcpu_op(cmd, vcpuid, arg): see <xen/vcpu.h>. */
+static inline int HYPERVISOR_vcpu_op(int cmd, unsigned int vcpuid, void *arg)
+{
+    return (int)_hypercall3(__HYPERVISOR_vcpu_op, cmd, vcpuid, arg);
 }
 
 #endif /* !__ASSEMBLY__ */

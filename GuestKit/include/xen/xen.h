@@ -7,7 +7,7 @@
  * headers compiles unchanged; the text is ours.
  *
  * Usable from C, from assembly (__ASSEMBLY__ hides the types) and from Swift
- * through the clang importer.
+ * through the clang importer. Includes <xen/arch-x86_64.h>.
  */
 #ifndef GUESTKIT_XEN_XEN_H
 #define GUESTKIT_XEN_XEN_H
@@ -140,6 +140,71 @@
 
 #define MAX_GUEST_CMDLINE       1024
 
+/* ------------------------------------------------------------------------
+ * update_va_mapping (14): update_va_mapping(va, pte, flags). Writes the L1
+ * entry that maps `va` in the current page tables (checked like any
+ * mmu_update), then flushes as `flags` say. Flush type in bits 1:0; which
+ * vCPUs in the rest (UVMF_LOCAL/UVMF_MULTI 0, UVMF_ALL, or a pointer to a
+ * vCPU bitmap).
+ * ---------------------------------------------------------------------- */
+#define UVMF_NONE               0   /* no flush */
+#define UVMF_TLB_FLUSH          1   /* flush the whole TLB */
+#define UVMF_INVLPG             2   /* flush only `va` */
+#define UVMF_FLUSHTYPE_MASK     3
+#define UVMF_MULTI              0   /* flush the vCPUs in a bitmap */
+#define UVMF_LOCAL              0   /* flush this vCPU only */
+#define UVMF_ALL                4   /* flush every vCPU of the domain */
+
+/* ------------------------------------------------------------------------
+ * vm_assist (21): vm_assist(cmd, type). Turns on or off an optional
+ * hypervisor behaviour. Bad cmd -> -ENOSYS, bad type -> -EINVAL.
+ * ---------------------------------------------------------------------- */
+#define VMASST_CMD_enable                   0
+#define VMASST_CMD_disable                  1
+
+#define VMASST_TYPE_4gb_segments            0
+#define VMASST_TYPE_4gb_segments_notify     1
+#define VMASST_TYPE_writable_pagetables     2   /* emulate writes to own L1 tables */
+#define VMASST_TYPE_pae_extended_cr3        3
+#define VMASST_TYPE_architectural_iopl      4   /* iret's IOPL is the virtual IOPL */
+#define VMASST_TYPE_runstate_update_flag    5   /* XEN_RUNSTATE_UPDATE in runstate areas */
+#define VMASST_TYPE_m2p_strict              32
+
+/* ------------------------------------------------------------------------
+ * Virtual interrupts (event_channel_op EVTCHNOP_bind_virq). Per-vCPU VIRQs
+ * (TIMER, DEBUG, XENOPROF, XENPMU) bind once per vCPU; the others are
+ * global and bind on vCPU 0.
+ * ---------------------------------------------------------------------- */
+#define VIRQ_TIMER              0   /* per vCPU: a timer deadline passed */
+#define VIRQ_DEBUG              1   /* per vCPU: debug key pressed */
+#define VIRQ_CONSOLE            2   /* global: hypervisor console input (dom0) */
+#define VIRQ_DOM_EXC            3   /* global: a domain crashed or shut down */
+#define VIRQ_TBUF               4   /* global: trace buffers */
+#define VIRQ_DEBUGGER           6   /* global: a domain hit a debugger trap */
+#define VIRQ_XENOPROF           7   /* per vCPU: profiling samples */
+#define VIRQ_CON_RING           8   /* global: hypervisor console ring */
+#define VIRQ_PCPU_STATE         9   /* global: physical CPU state changed */
+#define VIRQ_MEM_EVENT          10  /* global: memory event */
+#define VIRQ_ARGO               11  /* per domain: Argo message */
+#define VIRQ_ENOMEM             12  /* global: hypervisor low on memory */
+#define VIRQ_XENPMU             13  /* per vCPU: PMU interrupt */
+
+/* 16..23 belong to the architecture. */
+#define VIRQ_ARCH_0             16
+#define VIRQ_ARCH_1             17
+#define VIRQ_ARCH_2             18
+#define VIRQ_ARCH_3             19
+#define VIRQ_ARCH_4             20
+#define VIRQ_ARCH_5             21
+#define VIRQ_ARCH_6             22
+#define VIRQ_ARCH_7             23
+
+#define NR_VIRQS                24
+
+/* vcpu_time_info.flags. */
+#define XEN_PVCLOCK_TSC_STABLE_BIT  (1 << 0)  /* TSC is synchronised across vCPUs */
+#define XEN_PVCLOCK_GUEST_STOPPED   (1 << 1)  /* the guest was paused */
+
 #ifndef __ASSEMBLY__
 
 typedef unsigned long xen_pfn_t;     /* a frame number (an MFN for PV) */
@@ -170,6 +235,13 @@ DEFINE_XEN_GUEST_HANDLE(uint64_t);
 DEFINE_XEN_GUEST_HANDLE(xen_pfn_t);
 DEFINE_XEN_GUEST_HANDLE(xen_ulong_t);
 DEFINE_XEN_GUEST_HANDLE(evtchn_port_t);
+
+#endif /* !__ASSEMBLY__ */
+
+/* trap_info, arch_vcpu_info, arch_shared_info, SEGBASE_*, iret_context. */
+#include <xen/arch-x86_64.h>
+
+#ifndef __ASSEMBLY__
 
 /*
  * struct start_info - handed to a PV guest at boot (RSI = its virtual
@@ -203,6 +275,69 @@ struct start_info {
     unsigned long nr_p2m_frames;/* 1160: frames of that p2m                 */
 };
 typedef struct start_info start_info_t;
+
+/*
+ * struct vcpu_time_info - Xen's per-vCPU clock ("pvclock"), 32 bytes,
+ * inside vcpu_info. System time (ns since the domain's clock started) at
+ * TSC value t is
+ *     system_time + (((t - tsc_timestamp) << tsc_shift) * tsc_to_system_mul) >> 32
+ * (a negative tsc_shift shifts right). The hypervisor updates it as a
+ * seqlock: version is odd while an update is in progress, so readers copy
+ * the fields and retry while version was odd or has changed.
+ */
+struct vcpu_time_info {
+    uint32_t version;           /*  0: seqlock (odd = being updated) */
+    uint32_t pad0;              /*  4 */
+    uint64_t tsc_timestamp;     /*  8: TSC when system_time was taken */
+    uint64_t system_time;       /* 16: ns */
+    uint32_t tsc_to_system_mul; /* 24: 32.32 fixed-point ns per (shifted) tick */
+    int8_t tsc_shift;           /* 28: applied to the TSC delta first */
+    uint8_t flags;              /* 29: XEN_PVCLOCK_* */
+    uint8_t pad1[2];            /* 30 */
+};
+typedef struct vcpu_time_info vcpu_time_info_t;
+
+/*
+ * struct vcpu_info - one vCPU's event and clock state (64 bytes), in
+ * shared_info.vcpu_info[vcpu] unless moved by VCPUOP_register_vcpu_info.
+ *
+ * evtchn_upcall_mask is the guest's virtual interrupt flag: 1 = events
+ * masked (the hypervisor sets it when it delivers an upcall or an
+ * exception through a trap_info entry with flags bit 2, and the iret
+ * hypercall sets it to !RFLAGS.IF). evtchn_upcall_pending is set by the
+ * hypervisor whenever it marks a bit in evtchn_pending_sel; an upcall is
+ * delivered on every return to the guest while pending && !mask.
+ */
+struct vcpu_info {
+    uint8_t evtchn_upcall_pending;      /*  0 */
+    uint8_t evtchn_upcall_mask;         /*  1 */
+    xen_ulong_t evtchn_pending_sel;     /*  8: bit w = evtchn_pending[w] has work */
+    struct arch_vcpu_info arch;         /* 16: arch.cr2 = last #PF address */
+    struct vcpu_time_info time;         /* 32 */
+};
+typedef struct vcpu_info vcpu_info_t;
+
+/*
+ * struct shared_info - the page the hypervisor shares with the domain
+ * (start_info.shared_info is its machine address; a PV guest maps it with
+ * update_va_mapping). 3136 bytes are defined.
+ *
+ * Event channels (2-level ABI, 4096 ports): port p is pending when bit
+ * p % 64 of evtchn_pending[p / 64] is set, masked when the same bit of
+ * evtchn_mask is. The wall clock (wc_sec_hi:wc_sec, wc_nsec) is the UTC
+ * time at system time 0, guarded by the wc_version seqlock.
+ */
+struct shared_info {
+    struct vcpu_info vcpu_info[XEN_LEGACY_MAX_VCPUS];  /*    0 */
+    xen_ulong_t evtchn_pending[64];                     /* 2048 */
+    xen_ulong_t evtchn_mask[64];                        /* 2560 */
+    uint32_t wc_version;                                /* 3072 */
+    uint32_t wc_sec;                                    /* 3076 */
+    uint32_t wc_nsec;                                   /* 3080 */
+    uint32_t wc_sec_hi;                                 /* 3084 */
+    struct arch_shared_info arch;                       /* 3088 */
+};
+typedef struct shared_info shared_info_t;
 
 #endif /* !__ASSEMBLY__ */
 

@@ -1,0 +1,93 @@
+/*
+ * guestkit/events.h - event channels and the virtual interrupt flag.
+ *
+ * Upcalls arrive at gk_hypervisor_callback (registered by gk_traps_init(),
+ * which every function here calls on first use), which runs
+ * gk_handle_events() with events masked: for each pending, unmasked port
+ * it clears the pending bit, records that the port fired (for
+ * gk_evtchn_wait()) and calls the port's handler, if any. Handlers
+ * therefore run with events masked and must not block.
+ *
+ * Functions returning int give a port number (>= 0) or 0 on success, or
+ * -XEN_Exxx from the hypervisor. One vCPU (0) only.
+ */
+#ifndef GUESTKIT_EVENTS_H
+#define GUESTKIT_EVENTS_H
+
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*gk_evtchn_handler_t)(evtchn_port_t port);
+
+/* ---- binding (each new port is unmasked, has no handler) ----------------- */
+
+/* A port in this domain that domain `remote` may connect to
+ * (EVTCHNOP_alloc_unbound; remote may be DOMID_SELF). */
+int gk_evtchn_alloc_unbound(domid_t remote);
+/* Connect to <remote_dom, remote_port> (EVTCHNOP_bind_interdomain). The
+ * new port starts out pending (Xen does that on purpose); see
+ * gk_evtchn_clear(). */
+int gk_evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port);
+/* Bind VIRQ_* `virq` on vCPU 0 (EVTCHNOP_bind_virq). */
+int gk_evtchn_bind_virq(uint32_t virq);
+/* A port that notifies vCPU `vcpu` of this domain (EVTCHNOP_bind_ipi). */
+int gk_evtchn_bind_ipi(uint32_t vcpu);
+
+/* ---- use ------------------------------------------------------------------ */
+
+/* Notify the other end (EVTCHNOP_send). */
+int gk_evtchn_send(evtchn_port_t port);
+/* Free the port (EVTCHNOP_close); its handler and fired flag are dropped. */
+int gk_evtchn_close(evtchn_port_t port);
+/* What the port is bound to (EVTCHNOP_status for DOMID_SELF). */
+int gk_evtchn_status(evtchn_port_t port, struct evtchn_status *status);
+/* Set the port's mask bit: its events stay pending, no upcall. */
+void gk_evtchn_mask(evtchn_port_t port);
+/* Clear the port's mask bit. If an event is pending on it, the bit is set
+ * again and EVTCHNOP_unmask asked to clear it and raise the upcall (Xen
+ * only re-raises when it clears the mask itself). */
+int gk_evtchn_unmask(evtchn_port_t port);
+/* Forget any event on the port: clear its pending bit and fired flag. */
+void gk_evtchn_clear(evtchn_port_t port);
+/* Called for each event on `port` (NULL: none). */
+void gk_evtchn_set_handler(evtchn_port_t port, gk_evtchn_handler_t fn);
+
+/*
+ * Block (SCHEDOP_block, events enabled while blocked) until an event has
+ * been delivered on `port` since the last gk_evtchn_wait()/gk_evtchn_clear()
+ * for it, or until system time `deadline_ns` (0: no deadline). Returns 0,
+ * or -XEN_ETIMEDOUT. The port must be unmasked. Restores the caller's
+ * event mask.
+ */
+int gk_evtchn_wait(evtchn_port_t port, uint64_t deadline_ns);
+
+/* Events delivered on `port` so far (counts upcalls that found it pending). */
+uint64_t gk_evtchn_count(evtchn_port_t port);
+
+/* The upcall's C half (called by gk_hypervisor_callback, events masked). */
+void gk_handle_events(void);
+
+/* ---- the virtual interrupt flag (vcpu_info.evtchn_upcall_mask) ----------- */
+
+/* Mask events (upcall_mask = 1). */
+void gk_irq_disable(void);
+/* Unmask events; if one is already pending, enter the hypervisor
+ * (xen_version) so it delivers the upcall now. */
+void gk_irq_enable(void);
+/* Mask events; returns the previous mask (1 = were masked). */
+unsigned int gk_irq_save(void);
+/* Put back a mask gk_irq_save() returned. */
+void gk_irq_restore(unsigned int saved);
+/* 1 if events are masked. */
+unsigned int gk_irqs_disabled(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GUESTKIT_EVENTS_H */

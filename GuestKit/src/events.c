@@ -1,0 +1,272 @@
+/*
+ * events.c - event channels (2-level ABI) and the virtual interrupt flag.
+ *
+ * Single vCPU. The hypervisor writes shared_info and vcpu_info from other
+ * threads at any time, so every read-modify-write of them is a locked
+ * instruction (xchg, lock and/or) and plain reads are volatile.
+ */
+#include <guestkit/guestkit.h>
+
+#define NR_PORTS    EVTCHN_2L_NR_CHANNELS
+#define WORD_BITS   64
+
+static gk_evtchn_handler_t handlers[NR_PORTS];
+static uint64_t fired[NR_PORTS / WORD_BITS];   /* delivered, not yet waited for */
+static uint64_t counts[NR_PORTS];
+
+static inline unsigned int word_of(evtchn_port_t port) { return port / WORD_BITS; }
+static inline uint64_t bit_of(evtchn_port_t port) { return 1ULL << (port % WORD_BITS); }
+
+static inline void compiler_barrier(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static struct vcpu_info *vcpu(void)
+{
+    gk_traps_init();
+    return gk_vcpu_info;
+}
+
+/* ---- the virtual interrupt flag ------------------------------------------ */
+
+void gk_irq_disable(void)
+{
+    vcpu()->evtchn_upcall_mask = 1;
+    compiler_barrier();
+}
+
+void gk_irq_enable(void)
+{
+    struct vcpu_info *v = vcpu();
+
+    compiler_barrier();
+    /* A full barrier (xchg) between unmasking and looking at pending, so a
+     * concurrent set of pending is either seen here or sees the mask 0. */
+    __atomic_store_n(&v->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&v->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+        HYPERVISOR_xen_version(XENVER_version, NULL);   /* any hypercall: upcall on return */
+}
+
+unsigned int gk_irq_save(void)
+{
+    struct vcpu_info *v = vcpu();
+    unsigned int old = __atomic_load_n(&v->evtchn_upcall_mask, __ATOMIC_RELAXED);
+
+    v->evtchn_upcall_mask = 1;
+    compiler_barrier();
+    return old;
+}
+
+void gk_irq_restore(unsigned int saved)
+{
+    if (saved)
+        gk_irq_disable();
+    else
+        gk_irq_enable();
+}
+
+unsigned int gk_irqs_disabled(void)
+{
+    return __atomic_load_n(&vcpu()->evtchn_upcall_mask, __ATOMIC_RELAXED);
+}
+
+/* ---- upcall ---------------------------------------------------------------- */
+
+static void deliver(evtchn_port_t port)
+{
+    fired[word_of(port)] |= bit_of(port);
+    counts[port]++;
+    gk_evtchn_handler_t fn = handlers[port];
+    if (fn)
+        fn(port);
+}
+
+void gk_handle_events(void)
+{
+    shared_info_t *s = gk_shared_info;
+    struct vcpu_info *v = gk_vcpu_info;
+
+    /* Xen sets the selector bit before upcall_pending: clear pending first,
+     * then take the selector, and go round again if it was set meanwhile. */
+    while (__atomic_load_n(&v->evtchn_upcall_pending, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&v->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+        uint64_t sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+        while (sel) {
+            unsigned int w = (unsigned int)__builtin_ctzll(sel);
+            sel &= sel - 1;
+            uint64_t bits = __atomic_load_n(&s->evtchn_pending[w], __ATOMIC_SEQ_CST)
+                          & ~__atomic_load_n(&s->evtchn_mask[w], __ATOMIC_SEQ_CST);
+            while (bits) {
+                unsigned int b = (unsigned int)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                /* Clear before handling: an event sent while the handler
+                 * runs raises a new upcall instead of being lost. */
+                __atomic_fetch_and(&s->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
+                deliver(w * WORD_BITS + b);
+            }
+        }
+    }
+}
+
+/* ---- local port state ------------------------------------------------------ */
+
+void gk_evtchn_mask(evtchn_port_t port)
+{
+    if (port >= NR_PORTS)
+        return;
+    gk_traps_init();
+    __atomic_fetch_or(&gk_shared_info->evtchn_mask[word_of(port)], bit_of(port), __ATOMIC_SEQ_CST);
+}
+
+int gk_evtchn_unmask(evtchn_port_t port)
+{
+    if (port >= NR_PORTS)
+        return -XEN_EINVAL;
+    gk_traps_init();
+    shared_info_t *s = gk_shared_info;
+    unsigned int w = word_of(port);
+    uint64_t bit = bit_of(port);
+
+    __atomic_fetch_and(&s->evtchn_mask[w], ~bit, __ATOMIC_SEQ_CST);
+    if (!(__atomic_load_n(&s->evtchn_pending[w], __ATOMIC_SEQ_CST) & bit))
+        return 0;
+    /* Pending while masked: no upcall was raised for it. EVTCHNOP_unmask
+     * raises one, but only if it is the one to clear the mask bit. */
+    __atomic_fetch_or(&s->evtchn_mask[w], bit, __ATOMIC_SEQ_CST);
+    struct evtchn_unmask op = { .port = port };
+    return HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &op);
+}
+
+void gk_evtchn_clear(evtchn_port_t port)
+{
+    if (port >= NR_PORTS)
+        return;
+    gk_traps_init();
+    unsigned int saved = gk_irq_save();
+    __atomic_fetch_and(&gk_shared_info->evtchn_pending[word_of(port)], ~bit_of(port), __ATOMIC_SEQ_CST);
+    fired[word_of(port)] &= ~bit_of(port);
+    gk_irq_restore(saved);
+}
+
+void gk_evtchn_set_handler(evtchn_port_t port, gk_evtchn_handler_t fn)
+{
+    if (port >= NR_PORTS)
+        return;
+    unsigned int saved = gk_irq_save();
+    handlers[port] = fn;
+    gk_irq_restore(saved);
+}
+
+uint64_t gk_evtchn_count(evtchn_port_t port)
+{
+    return port < NR_PORTS ? counts[port] : 0;
+}
+
+/* A freshly bound port: no handler, nothing fired, unmasked. */
+static int fresh_port(int rc, evtchn_port_t port)
+{
+    if (rc)
+        return rc;
+    if (port >= NR_PORTS)
+        return -XEN_ENOSPC;       /* beyond the 2-level ABI: cannot happen with Xen */
+    unsigned int saved = gk_irq_save();
+    handlers[port] = NULL;
+    fired[word_of(port)] &= ~bit_of(port);
+    counts[port] = 0;
+    gk_irq_restore(saved);
+    rc = gk_evtchn_unmask(port);
+    return rc ? rc : (int)port;
+}
+
+/* ---- hypercalls ------------------------------------------------------------ */
+
+int gk_evtchn_alloc_unbound(domid_t remote)
+{
+    struct evtchn_alloc_unbound op = { .dom = DOMID_SELF, .remote_dom = remote };
+    gk_traps_init();
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &op);
+    return fresh_port(rc, op.port);
+}
+
+int gk_evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port)
+{
+    struct evtchn_bind_interdomain op = { .remote_dom = remote_dom, .remote_port = remote_port };
+    gk_traps_init();
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &op);
+    return fresh_port(rc, op.local_port);
+}
+
+int gk_evtchn_bind_virq(uint32_t virq)
+{
+    struct evtchn_bind_virq op = { .virq = virq, .vcpu = 0 };
+    gk_traps_init();
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &op);
+    return fresh_port(rc, op.port);
+}
+
+int gk_evtchn_bind_ipi(uint32_t vcpu_id)
+{
+    struct evtchn_bind_ipi op = { .vcpu = vcpu_id };
+    gk_traps_init();
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &op);
+    return fresh_port(rc, op.port);
+}
+
+int gk_evtchn_send(evtchn_port_t port)
+{
+    struct evtchn_send op = { .port = port };
+    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &op);
+}
+
+int gk_evtchn_close(evtchn_port_t port)
+{
+    struct evtchn_close op = { .port = port };
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
+    if (rc == 0 && port < NR_PORTS) {
+        unsigned int saved = gk_irq_save();
+        handlers[port] = NULL;
+        fired[word_of(port)] &= ~bit_of(port);
+        gk_irq_restore(saved);
+    }
+    return rc;
+}
+
+int gk_evtchn_status(evtchn_port_t port, struct evtchn_status *status)
+{
+    memset(status, 0, sizeof(*status));
+    status->dom = DOMID_SELF;
+    status->port = port;
+    return HYPERVISOR_event_channel_op(EVTCHNOP_status, status);
+}
+
+/* ---- waiting --------------------------------------------------------------- */
+
+int gk_evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
+{
+    if (port >= NR_PORTS)
+        return -XEN_EINVAL;
+    unsigned int w = word_of(port);
+    uint64_t bit = bit_of(port);
+    int rc = 0;
+
+    /* Masked while checking, so an event cannot slip in between the check
+     * and SCHEDOP_block: if one arrives, it leaves upcall_pending set and
+     * SCHEDOP_block returns at once (unmasking, so the upcall runs). */
+    unsigned int saved = gk_irq_save();
+    while (!(fired[w] & bit)) {
+        if (deadline_ns) {
+            if (gk_now_ns() >= deadline_ns) {
+                rc = -XEN_ETIMEDOUT;
+                break;
+            }
+            gk_timer_arm(deadline_ns);
+        }
+        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+        gk_irq_disable();
+    }
+    if (rc == 0)
+        fired[w] &= ~bit;
+    gk_irq_restore(saved);
+    return rc;
+}

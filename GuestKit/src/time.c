@@ -1,0 +1,220 @@
+/*
+ * time.c - system time from the pvclock, the wall clock, VIRQ_TIMER-based
+ * timers and sleeping, and runstate (steal time).
+ */
+#include <guestkit/guestkit.h>
+
+static int timer_port = -1;              /* VIRQ_TIMER's port, once bound */
+static volatile uint64_t armed_deadline; /* single-shot deadline set, 0 = none */
+
+/* ---- clock ------------------------------------------------------------------ */
+
+static inline uint64_t rdtsc_ordered(void)
+{
+    uint32_t lo, hi;
+    /* lfence: the TSC is read after the loads before it (the pvclock fields). */
+    __asm__ __volatile__ ("lfence; rdtsc" : "=a" (lo), "=d" (hi) :: "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* Ticks since tsc_timestamp -> ns, as Xen defines the scale. */
+static inline uint64_t scale_delta(uint64_t delta, uint32_t mul, int8_t shift)
+{
+    if (shift < 0)
+        delta >>= -shift;
+    else
+        delta <<= shift;
+    return (uint64_t)(((unsigned __int128)delta * mul) >> 32);
+}
+
+uint64_t gk_now_ns(void)
+{
+    gk_traps_init();
+    const volatile struct vcpu_time_info *t = &gk_vcpu_info->time;
+    uint32_t version;
+    uint64_t tsc_timestamp, system_time, tsc;
+    uint32_t mul;
+    int8_t shift;
+
+    do {
+        version = t->version;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        tsc_timestamp = t->tsc_timestamp;
+        system_time = t->system_time;
+        mul = t->tsc_to_system_mul;
+        shift = t->tsc_shift;
+        tsc = rdtsc_ordered();
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while ((version & 1) || version != t->version);
+
+    return system_time + scale_delta(tsc - tsc_timestamp, mul, shift);
+}
+
+void gk_wallclock(uint64_t *sec, uint32_t *nsec)
+{
+    gk_traps_init();
+    const volatile shared_info_t *s = gk_shared_info;
+    uint32_t version, wc_sec, wc_nsec, wc_sec_hi;
+
+    do {
+        version = s->wc_version;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        wc_sec = s->wc_sec;
+        wc_nsec = s->wc_nsec;
+        wc_sec_hi = s->wc_sec_hi;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while ((version & 1) || version != s->wc_version);
+
+    uint64_t ns = (uint64_t)wc_nsec + gk_now_ns();
+    *sec = ((uint64_t)wc_sec_hi << 32 | wc_sec) + ns / GK_NS_PER_SEC;
+    *nsec = (uint32_t)(ns % GK_NS_PER_SEC);
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+/* Every VIRQ_TIMER: whatever single-shot deadline was armed has passed (or
+ * it was the periodic timer; arming again is then merely redundant). */
+static void timer_fired(evtchn_port_t port)
+{
+    (void)port;
+    armed_deadline = 0;
+}
+
+int gk_timer_port(void)
+{
+    if (timer_port >= 0)
+        return timer_port;
+    int rc = gk_evtchn_bind_virq(VIRQ_TIMER);
+    if (rc < 0)
+        return rc;
+    timer_port = rc;
+    gk_evtchn_set_handler((evtchn_port_t)timer_port, timer_fired);
+    /* A PV vCPU starts with a 10 ms periodic timer: GuestKit's timers are
+     * single-shot. (A hypervisor without one may refuse; harmless.) */
+    HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL);
+    return timer_port;
+}
+
+int gk_timer_set(uint64_t deadline_ns)
+{
+    int rc = gk_timer_port();
+    if (rc < 0)
+        return rc;
+    struct vcpu_set_singleshot_timer op = { .timeout_abs_ns = deadline_ns, .flags = 0 };
+    armed_deadline = deadline_ns;
+    rc = HYPERVISOR_vcpu_op(VCPUOP_set_singleshot_timer, 0, &op);
+    if (rc)
+        armed_deadline = 0;
+    return rc;
+}
+
+int gk_timer_cancel(void)
+{
+    int rc = gk_timer_port();
+    if (rc < 0)
+        return rc;
+    armed_deadline = 0;
+    return HYPERVISOR_vcpu_op(VCPUOP_stop_singleshot_timer, 0, NULL);
+}
+
+int gk_timer_arm(uint64_t deadline_ns)
+{
+    uint64_t armed = armed_deadline;
+    /* An earlier deadline still ahead will wake the waiter in time. */
+    if (armed && armed <= deadline_ns && gk_now_ns() < armed)
+        return 0;
+    return gk_timer_set(deadline_ns);
+}
+
+int gk_timer_periodic(uint64_t period_ns)
+{
+    int rc = gk_timer_port();
+    if (rc < 0)
+        return rc;
+    if (period_ns == 0)
+        return HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL);
+    struct vcpu_set_periodic_timer op = { .period_ns = period_ns };
+    return HYPERVISOR_vcpu_op(VCPUOP_set_periodic_timer, 0, &op);
+}
+
+/* ---- blocking ------------------------------------------------------------------ */
+
+void gk_sleep_until(uint64_t deadline_ns)
+{
+    if (gk_timer_port() < 0) {
+        /* No timer: nothing would wake us. Should not happen; spin. */
+        while (gk_now_ns() < deadline_ns)
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        return;
+    }
+    /* Masked while checking the time, so the timer event cannot be handled
+     * between the check and SCHEDOP_block (which unmasks and returns at
+     * once if it is already pending). */
+    unsigned int saved = gk_irq_save();
+    while (gk_now_ns() < deadline_ns) {
+        gk_timer_arm(deadline_ns);
+        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+        gk_irq_disable();
+    }
+    gk_irq_restore(saved);
+}
+
+void gk_sleep_ns(uint64_t ns)
+{
+    gk_sleep_until(gk_now_ns() + ns);
+}
+
+void gk_idle(void)
+{
+    gk_traps_init();
+    for (;;)
+        HYPERVISOR_sched_op(SCHEDOP_block, NULL);   /* unmasks; upcalls run on return */
+}
+
+/* ---- runstate ------------------------------------------------------------------ */
+
+static struct vcpu_runstate_info runstate;
+static int runstate_registered;
+
+int gk_runstate_register(void)
+{
+    gk_traps_init();
+    /* Lets a reader tell a half-written area (XEN_RUNSTATE_UPDATE); without
+     * it the entry-time check below still catches updates. */
+    HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_runstate_update_flag);
+    struct vcpu_register_runstate_memory_area area = { .addr.v = &runstate };
+    int rc = HYPERVISOR_vcpu_op(VCPUOP_register_runstate_memory_area, 0, &area);
+    if (rc == 0)
+        runstate_registered = 1;
+    return rc;
+}
+
+int gk_runstate(struct vcpu_runstate_info *out)
+{
+    if (!runstate_registered)
+        return -XEN_ENODATA;
+    const volatile struct vcpu_runstate_info *r = &runstate;
+    uint64_t entry;
+
+    /* The hypervisor rewrites the area when the vCPU changes state: copy
+     * until state_entry_time is the same before and after, and not marked
+     * as being updated. */
+    do {
+        entry = r->state_entry_time;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        out->state = r->state;
+        for (int i = 0; i < 4; i++)
+            out->time[i] = r->time[i];
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while ((entry & XEN_RUNSTATE_UPDATE) || entry != r->state_entry_time);
+    out->state_entry_time = entry;
+    return 0;
+}
+
+uint64_t gk_steal_ns(void)
+{
+    struct vcpu_runstate_info r;
+    if (gk_runstate(&r))
+        return 0;
+    return r.time[RUNSTATE_runnable] + r.time[RUNSTATE_offline];
+}
