@@ -26,7 +26,7 @@ let package = Package(
         // The hypervisor core: domains, hypercalls, guest memory. No KVM in it.
         .target(name: "Hypervisor", dependencies: ["HyperABI", "CHost"]),
         // The only module with ioctls: VMs, vCPU exit loop, ring-0 stub.
-        .target(name: "KVM", dependencies: ["CKVM", "CBaseline", "Hypervisor", "HyperABI"]),
+        .target(name: "KVM", dependencies: ["CKVM", "CHost", "CBaseline", "Hypervisor", "HyperABI"]),
         // A minimal C KVM loop: the in-run baseline for `hv bench`.
         .target(name: "CBaseline", dependencies: ["CKVM"]),
         // Domain builder and lifecycle (Dom0's toolstack).

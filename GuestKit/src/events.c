@@ -242,31 +242,64 @@ int gk_evtchn_status(evtchn_port_t port, struct evtchn_status *status)
 
 /* ---- waiting --------------------------------------------------------------- */
 
-int gk_evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
+/* Sleeps in SCHEDOP_poll on `port` until it is pending or `deadline_ns` (0 = none) passes. Events stay
+ * masked throughout: whatever arrived is taken inline by gk_handle_events(), so a wait costs one entry into
+ * the hypervisor and no upcall (no callback frame, no iret). `first`, if given, is issued in the same
+ * entry with multicall (a send, or arming a timer). */
+static int poll_wait(evtchn_port_t port, uint64_t deadline_ns, multicall_entry_t *first)
 {
     if (port >= NR_PORTS)
         return -XEN_EINVAL;
     unsigned int w = word_of(port);
     uint64_t bit = bit_of(port);
     int rc = 0;
+    evtchn_port_t ports[1] = { port };
+    struct sched_poll poll;
+    set_xen_guest_handle(poll.ports, ports);
+    poll.nr_ports = 1;
+    poll.timeout = deadline_ns;
 
-    /* Masked while checking, so an event cannot slip in between the check
-     * and SCHEDOP_block: if one arrives, it leaves upcall_pending set and
-     * SCHEDOP_block returns at once (unmasking, so the upcall runs). */
     unsigned int saved = gk_irq_save();
-    while (!(fired[w] & bit)) {
-        if (deadline_ns) {
-            if (gk_now_ns() >= deadline_ns) {
-                rc = -XEN_ETIMEDOUT;
-                break;
-            }
-            gk_timer_arm(deadline_ns);
-        }
-        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
-        gk_irq_disable();
+    if (first) {
+        multicall_entry_t calls[2] = {
+            *first,
+            { .op = __HYPERVISOR_sched_op, .args = { SCHEDOP_poll, (unsigned long)&poll } },
+        };
+        gk_handle_events();
+        rc = (fired[w] & bit) ? HYPERVISOR_multicall(calls, 1) : HYPERVISOR_multicall(calls, 2);
+        first->result = calls[0].result;
+        if (rc == 0 && (long)calls[0].result < 0)
+            rc = (int)(long)calls[0].result;
     }
-    if (rc == 0)
-        fired[w] &= ~bit;
+    while (rc == 0) {
+        gk_handle_events();
+        if (fired[w] & bit) {
+            fired[w] &= ~bit;
+            break;
+        }
+        if (deadline_ns && gk_now_ns() >= deadline_ns) {
+            rc = -XEN_ETIMEDOUT;
+            break;
+        }
+        HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
+    }
     gk_irq_restore(saved);
     return rc;
+}
+
+int gk_evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
+{
+    return poll_wait(port, deadline_ns, NULL);
+}
+
+int gk_evtchn_send_and_wait(evtchn_port_t send, evtchn_port_t wait, uint64_t deadline_ns)
+{
+    struct evtchn_send op = { .port = send };
+    multicall_entry_t call = { .op = __HYPERVISOR_event_channel_op, .args = { EVTCHNOP_send, (unsigned long)&op } };
+    return poll_wait(wait, deadline_ns, &call);
+}
+
+int gk_evtchn_call_and_wait(multicall_entry_t *call, evtchn_port_t wait, uint64_t deadline_ns)
+{
+    return poll_wait(wait, deadline_ns, call);
 }

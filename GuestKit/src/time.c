@@ -150,13 +150,16 @@ void gk_sleep_until(uint64_t deadline_ns)
     /* Masked while checking the time, so the timer event cannot be handled
      * between the check and SCHEDOP_block (which unmasks and returns at
      * once if it is already pending). */
-    unsigned int saved = gk_irq_save();
+    /* Arm the singleshot timer and poll on VIRQ_TIMER's port in one entry (multicall); the poll's own
+     * timeout is a safety net a little after the deadline. */
     while (gk_now_ns() < deadline_ns) {
-        gk_timer_arm(deadline_ns);
-        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
-        gk_irq_disable();
+        struct vcpu_set_singleshot_timer op = { .timeout_abs_ns = deadline_ns, .flags = 0 };
+        multicall_entry_t arm = { .op = __HYPERVISOR_vcpu_op,
+                                  .args = { VCPUOP_set_singleshot_timer, 0, (unsigned long)&op } };
+        armed_deadline = deadline_ns;
+        if (gk_evtchn_call_and_wait(&arm, (evtchn_port_t)timer_port, deadline_ns + 100 * GK_NS_PER_MS) != 0)
+            armed_deadline = 0;
     }
-    gk_irq_restore(saved);
 }
 
 void gk_sleep_ns(uint64_t ns)

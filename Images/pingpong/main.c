@@ -16,9 +16,10 @@
  * bind_interdomain with DOMID_SELF) and it prints the same line, marked
  * "(loopback)".
  *
- * Waiting is SCHEDOP_block with events enabled (the answer arrives as an
- * upcall); a wait that exceeds 5 s, or EVTCHNOP_status showing the port is
- * no longer interdomain, prints `pingpong: peer gone` and powers off.
+ * Each round is one entry into the hypervisor per side: send and SCHEDOP_poll
+ * batched with multicall, events masked (gk_evtchn_send_and_wait). A wait that
+ * exceeds 5 s, or EVTCHNOP_status showing the port is no longer interdomain,
+ * prints `pingpong: peer gone` and powers off.
  * n defaults to 1000.
  */
 #include <guestkit/guestkit.h>
@@ -134,9 +135,17 @@ static void server(domid_t peer, unsigned long n)
         failed("EVTCHNOP_alloc_unbound", port);
     gk_printf(P "server port %d\n", port);
 
-    for (unsigned long i = 0; i < n; i++) {
-        if (wait_for_peer((evtchn_port_t)port, i == 0 ? CONNECT_TIMEOUT : PEER_TIMEOUT))
+    if (wait_for_peer((evtchn_port_t)port, CONNECT_TIMEOUT))
+        peer_gone();
+    for (unsigned long i = 1; i < n; i++) {
+        /* Answer and wait for the next ping in one entry into the hypervisor. */
+        int rc = gk_evtchn_send_and_wait((evtchn_port_t)port, (evtchn_port_t)port, gk_now_ns() + PEER_TIMEOUT);
+        if (rc == -XEN_ETIMEDOUT)
             peer_gone();
+        if (rc)
+            failed("EVTCHNOP_send", rc);
+    }
+    if (n) {
         int rc = gk_evtchn_send((evtchn_port_t)port);
         if (rc)
             failed("EVTCHNOP_send", rc);
@@ -171,11 +180,16 @@ static void client(domid_t peer, evtchn_port_t remote_port, unsigned long n)
 
     uint64_t start = gk_now_ns();
     for (unsigned long i = 0; i < n; i++) {
-        int rc = gk_evtchn_send((evtchn_port_t)port);
+        /* Ping and wait for the answer in one entry into the hypervisor; a silent second means
+         * look at the port: a peer that went away leaves it unbound. */
+        int rc = gk_evtchn_send_and_wait((evtchn_port_t)port, (evtchn_port_t)port, gk_now_ns() + CHECK_EVERY);
+        if (rc == -XEN_ETIMEDOUT) {
+            if (port_status((evtchn_port_t)port) != EVTCHNSTAT_interdomain || wait_for_peer((evtchn_port_t)port, PEER_TIMEOUT))
+                peer_gone();
+            rc = 0;
+        }
         if (rc)
             failed("EVTCHNOP_send", rc);
-        if (wait_for_peer((evtchn_port_t)port, PEER_TIMEOUT))
-            peer_gone();
     }
     report(n, gk_now_ns() - start, "");
     gk_evtchn_close((evtchn_port_t)port);

@@ -17,3 +17,6 @@ int chost_test_bit(const uint64_t *word, unsigned bit) {
 uint8_t chost_load_u8(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 void chost_store_u8(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 void chost_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+#include <sys/prctl.h>
+int chost_set_timer_slack(unsigned long nanoseconds) { return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }

@@ -66,3 +66,12 @@ public enum VCPUTimeLayout {
     public static let version = 0, tscTimestamp = 8, systemTime = 16, tscToSystemMul = 24, tscShift = 28, flags = 29
     public static let size = 32
 }
+
+/// `struct multicall_entry` (64 bytes): op u64 @0, result u64 @8 (OUT), args[6] u64 @16.
+public enum MulticallLayout {
+    public static let size = 64
+    public static let result = 8
+    public static let args = 16
+    /// Calls per multicall Xen would run before preempting; a longer list is refused here.
+    public static let maximumEntries = 1024
+}

@@ -45,12 +45,13 @@ extension Domain {
 
     /// The hypercall table: one line per implemented call, everything else is -ENOSYS.
     @inline(__always)
-    private func dispatch(_ nr: UInt64, _ vcpu: VCPU, _ regs: inout CPURegisters) throws(XenErrno) -> UInt64 {
+    func dispatch(_ nr: UInt64, _ vcpu: VCPU, _ regs: inout CPURegisters) throws(XenErrno) -> UInt64 {
         switch Hypercall(rawValue: nr) {
         case .setTrapTable: try setTrapTable(vcpu, regs.rdi)
         case .stackSwitch: stackSwitch(vcpu, ss: regs.rdi, sp: regs.rsi)
         case .setCallbacks: setCallbacks(vcpu, event: regs.rdi, failsafe: regs.rsi, syscall: regs.rdx)
         case .fpuTaskswitch: fpuTaskswitch(vcpu, set: regs.rdi)
+        case .multicall: try multicall(vcpu, list: regs.rdi, count: regs.rsi, &regs)
         case .updateVAMapping: try updateVAMapping(vcpu, va: regs.rdi, pte: regs.rsi, flags: regs.rdx)
         case .setTimerOp: setTimerOp(vcpu, deadline: regs.rdi)
         case .xenVersion: try xenVersion(vcpu, command: regs.rdi, argument: regs.rsi)

@@ -34,6 +34,11 @@ final class VCPUTimer: @unchecked Sendable {
         }
     }
 
+    /// The next deadline as host monotonic time, for a vCPU that parks until then.
+    var nextHostDeadline: UInt64? {
+        nextDeadline.map { UInt64(bitPattern: Int64(bitPattern: $0) &- vcpu.domain.systemTimeOffset) }
+    }
+
     /// The next deadline (Xen system time), if any.
     var nextDeadline: UInt64? {
         state.withLock { s in [s.singleshot, s.nextPeriodic].compactMap { $0 }.min() }
@@ -66,7 +71,9 @@ final class VCPUTimer: @unchecked Sendable {
         s.source?.schedule(deadline: .now() + .nanoseconds(Int(min(delta, UInt64(Int.max)))), leeway: .nanoseconds(0))
     }
 
-    private func fire() {
+    /// Fires whatever has expired. Called by the timer queue, and by the vCPU's own thread when it wakes
+    /// from a block at its deadline (one wake-up instead of two); whichever comes first consumes it.
+    func fire() {
         let now = vcpu.domain.systemTime()
         let expired = state.withLock { s -> Bool in
             var hit = false

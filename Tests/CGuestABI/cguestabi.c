@@ -4,6 +4,9 @@
 #include <xen/sched.h>
 #include <xen/version.h>
 #include <xen/elfnote.h>
+#include <xen/callback.h>
+#include <xen/event_channel.h>
+#include <xen/vcpu.h>
 
 #define C(x) { #x, (long long)(x) }
 #define SIZE(t) { "sizeof(" #t ")", (long long)sizeof(t) }
@@ -54,6 +57,38 @@ static const struct cguestabi_entry table[] = {
     C(XEN_ERESTART), C(XEN_ENOTSOCK), C(XEN_EMSGSIZE), C(XEN_EOPNOTSUPP), C(XEN_EADDRINUSE), C(XEN_EADDRNOTAVAIL),
     C(XEN_ENOBUFS), C(XEN_EISCONN), C(XEN_ENOTCONN), C(XEN_ETIMEDOUT), C(XEN_ECONNREFUSED),
 
+    SIZE(struct trap_info), OFF(struct trap_info, vector), OFF(struct trap_info, flags), OFF(struct trap_info, cs),
+    OFF(struct trap_info, address),
+    C(CALLBACKTYPE_event), C(CALLBACKTYPE_failsafe), C(CALLBACKTYPE_syscall), C(CALLBACKTYPE_nmi), C(CALLBACKTYPE_sysenter),
+    C(CALLBACKTYPE_syscall32), C(CALLBACKOP_register), C(CALLBACKOP_unregister), C(CALLBACKF_mask_events),
+    SIZE(struct callback_register), OFF(struct callback_register, flags), OFF(struct callback_register, address),
+    C(SEGBASE_FS), C(SEGBASE_GS_USER), C(SEGBASE_GS_KERNEL), C(SEGBASE_GS_USER_SEL),
+    C(UVMF_NONE), C(UVMF_TLB_FLUSH), C(UVMF_INVLPG), C(UVMF_ALL),
+    C(EVTCHNOP_bind_interdomain), C(EVTCHNOP_bind_virq), C(EVTCHNOP_bind_pirq), C(EVTCHNOP_close), C(EVTCHNOP_send),
+    C(EVTCHNOP_status), C(EVTCHNOP_alloc_unbound), C(EVTCHNOP_bind_ipi), C(EVTCHNOP_bind_vcpu), C(EVTCHNOP_unmask),
+    C(EVTCHNOP_reset), C(EVTCHNOP_init_control), C(EVTCHNOP_expand_array), C(EVTCHNOP_set_priority),
+    SIZE(struct evtchn_bind_interdomain), OFF(struct evtchn_bind_interdomain, remote_port), OFF(struct evtchn_bind_interdomain, local_port),
+    SIZE(struct evtchn_bind_virq), OFF(struct evtchn_bind_virq, vcpu), OFF(struct evtchn_bind_virq, port),
+    SIZE(struct evtchn_status), OFF(struct evtchn_status, status), OFF(struct evtchn_status, vcpu), OFF(struct evtchn_status, u),
+    SIZE(struct evtchn_alloc_unbound), OFF(struct evtchn_alloc_unbound, remote_dom), OFF(struct evtchn_alloc_unbound, port),
+    SIZE(struct evtchn_bind_ipi), SIZE(struct evtchn_bind_vcpu), SIZE(struct evtchn_reset),
+    C(EVTCHNSTAT_closed), C(EVTCHNSTAT_unbound), C(EVTCHNSTAT_interdomain), C(EVTCHNSTAT_pirq), C(EVTCHNSTAT_virq), C(EVTCHNSTAT_ipi),
+    C(VIRQ_TIMER), C(VIRQ_DEBUG), C(VIRQ_CONSOLE), C(VIRQ_DOM_EXC), C(VIRQ_TBUF), C(VIRQ_DEBUGGER), C(VIRQ_XENOPROF),
+    C(VIRQ_CON_RING), C(VIRQ_PCPU_STATE), C(VIRQ_MEM_EVENT), C(VIRQ_ARGO), C(VIRQ_ENOMEM), C(VIRQ_XENPMU), C(NR_VIRQS),
+    C(VCPUOP_initialise), C(VCPUOP_up), C(VCPUOP_down), C(VCPUOP_is_up), C(VCPUOP_get_runstate_info),
+    C(VCPUOP_register_runstate_memory_area), C(VCPUOP_set_periodic_timer), C(VCPUOP_stop_periodic_timer),
+    C(VCPUOP_set_singleshot_timer), C(VCPUOP_stop_singleshot_timer), C(VCPUOP_register_vcpu_info),
+    SIZE(struct vcpu_set_singleshot_timer), SIZE(struct vcpu_set_periodic_timer), SIZE(struct vcpu_register_vcpu_info),
+    SIZE(struct vcpu_runstate_info), OFF(struct vcpu_runstate_info, state_entry_time), OFF(struct vcpu_runstate_info, time),
+    C(RUNSTATE_running), C(RUNSTATE_runnable), C(RUNSTATE_blocked), C(RUNSTATE_offline),
+    SIZE(struct sched_poll), OFF(struct sched_poll, nr_ports), OFF(struct sched_poll, timeout),
+    SIZE(struct multicall_entry), OFF(struct multicall_entry, result), OFF(struct multicall_entry, args),
+    SIZE(struct vcpu_time_info), OFF(struct vcpu_time_info, tsc_timestamp), OFF(struct vcpu_time_info, system_time),
+    OFF(struct vcpu_time_info, tsc_to_system_mul), OFF(struct vcpu_time_info, tsc_shift),
+    SIZE(struct vcpu_info), OFF(struct vcpu_info, evtchn_upcall_mask), OFF(struct vcpu_info, evtchn_pending_sel),
+    OFF(struct vcpu_info, arch.cr2), OFF(struct vcpu_info, time),
+    OFF(struct shared_info, evtchn_pending), OFF(struct shared_info, evtchn_mask), OFF(struct shared_info, wc_version),
+    OFF(struct shared_info, wc_sec), OFF(struct shared_info, wc_nsec), OFF(struct shared_info, wc_sec_hi),
     C(XEN_ELFNOTE_ENTRY), C(XEN_ELFNOTE_HYPERCALL_PAGE), C(XEN_ELFNOTE_VIRT_BASE), C(XEN_ELFNOTE_PADDR_OFFSET),
     C(XEN_ELFNOTE_XEN_VERSION), C(XEN_ELFNOTE_GUEST_OS), C(XEN_ELFNOTE_GUEST_VERSION), C(XEN_ELFNOTE_LOADER),
     C(XEN_ELFNOTE_PAE_MODE), C(XEN_ELFNOTE_FEATURES), C(XEN_ELFNOTE_BSD_SYMTAB), C(XEN_ELFNOTE_HV_START_LOW),

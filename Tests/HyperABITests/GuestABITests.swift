@@ -66,6 +66,77 @@ import Testing
         h["FLAT_KERNEL_DS"] = Int64(PVLayout.flatKernelDS)
         h["FLAT_RING3_CS32"] = Int64(PVLayout.flatUserCS32)
 
+        func off(_ type: String, _ field: String, _ v: Int) { h["offsetof(\(type), \(field))"] = Int64(v) }
+        func size(_ type: String, _ v: Int) { h["sizeof(\(type))"] = Int64(v) }
+        size("struct trap_info", TrapInfoLayout.size)
+        off("struct trap_info", "vector", TrapInfoLayout.vector); off("struct trap_info", "flags", TrapInfoLayout.flags)
+        off("struct trap_info", "cs", TrapInfoLayout.cs); off("struct trap_info", "address", TrapInfoLayout.address)
+        let cbs: [(String, CallbackType)] = [("event", .event), ("failsafe", .failsafe), ("syscall", .syscall), ("nmi", .nmi),
+                                             ("sysenter", .sysenter), ("syscall32", .syscall32)]
+        for (n, t) in cbs { h["CALLBACKTYPE_\(n)"] = Int64(t.rawValue) }
+        h["CALLBACKOP_register"] = Int64(CallbackOp.register); h["CALLBACKOP_unregister"] = Int64(CallbackOp.unregister)
+        h["CALLBACKF_mask_events"] = Int64(CallbackOp.maskEvents)
+        size("struct callback_register", CallbackOp.registerSize)
+        off("struct callback_register", "flags", CallbackOp.registerFlagsOffset)
+        off("struct callback_register", "address", CallbackOp.registerAddressOffset)
+        let segs: [(String, SegmentBase)] = [("FS", .fs), ("GS_USER", .gsUser), ("GS_KERNEL", .gsKernel), ("GS_USER_SEL", .gsUserSelector)]
+        for (n, v) in segs { h["SEGBASE_\(n)"] = Int64(v.rawValue) }
+        h["UVMF_NONE"] = Int64(UVMF.none); h["UVMF_TLB_FLUSH"] = Int64(UVMF.tlbFlush)
+        h["UVMF_INVLPG"] = Int64(UVMF.invlpg); h["UVMF_ALL"] = Int64(UVMF.all)
+        let evs: [(String, EventChannelCommand)] = [("bind_interdomain", .bindInterdomain), ("bind_virq", .bindVIRQ), ("bind_pirq", .bindPIRQ),
+            ("close", .close), ("send", .send), ("status", .status), ("alloc_unbound", .allocUnbound), ("bind_ipi", .bindIPI),
+            ("bind_vcpu", .bindVCPU), ("unmask", .unmask), ("reset", .reset), ("init_control", .initControl),
+            ("expand_array", .expandArray), ("set_priority", .setPriority)]
+        for (n, c) in evs { h["EVTCHNOP_\(n)"] = Int64(c.rawValue) }
+        typealias E = EventChannelLayout
+        size("struct evtchn_bind_interdomain", E.bindInterdomainSize)
+        off("struct evtchn_bind_interdomain", "remote_port", 4); off("struct evtchn_bind_interdomain", "local_port", 8)
+        size("struct evtchn_bind_virq", E.bindVIRQSize); off("struct evtchn_bind_virq", "vcpu", 4); off("struct evtchn_bind_virq", "port", 8)
+        size("struct evtchn_status", E.statusSize); off("struct evtchn_status", "status", 8)
+        off("struct evtchn_status", "vcpu", 12); off("struct evtchn_status", "u", 16)
+        size("struct evtchn_alloc_unbound", E.allocUnboundSize)
+        off("struct evtchn_alloc_unbound", "remote_dom", 2); off("struct evtchn_alloc_unbound", "port", 4)
+        size("struct evtchn_bind_ipi", E.bindIPISize); size("struct evtchn_bind_vcpu", E.bindVCPUSize); size("struct evtchn_reset", E.resetSize)
+        let stats: [(String, EventChannelStatus)] = [("closed", .closed), ("unbound", .unbound), ("interdomain", .interdomain),
+                                                    ("pirq", .pirq), ("virq", .virq), ("ipi", .ipi)]
+        for (n, v) in stats { h["EVTCHNSTAT_\(n)"] = Int64(v.rawValue) }
+        let virqs: [(String, VIRQ)] = [("TIMER", .timer), ("DEBUG", .debug), ("CONSOLE", .console), ("DOM_EXC", .domExc),
+            ("TBUF", .tbuf), ("DEBUGGER", .debugger), ("XENOPROF", .xenoprof), ("CON_RING", .conRing), ("PCPU_STATE", .pcpuState),
+            ("MEM_EVENT", .memEvent), ("ARGO", .argo), ("ENOMEM", .enomem), ("XENPMU", .xenpmu)]
+        for (n, v) in virqs { h["VIRQ_\(n)"] = Int64(v.rawValue) }
+        h["NR_VIRQS"] = Int64(VIRQ.count)
+        let vops: [(String, VCPUOpCommand)] = [("initialise", .initialise), ("up", .up), ("down", .down), ("is_up", .isUp),
+            ("get_runstate_info", .getRunstateInfo), ("register_runstate_memory_area", .registerRunstateMemoryArea),
+            ("set_periodic_timer", .setPeriodicTimer), ("stop_periodic_timer", .stopPeriodicTimer),
+            ("set_singleshot_timer", .setSingleshotTimer), ("stop_singleshot_timer", .stopSingleshotTimer),
+            ("register_vcpu_info", .registerVCPUInfo)]
+        for (n, v) in vops { h["VCPUOP_\(n)"] = Int64(v.rawValue) }
+        size("struct vcpu_set_singleshot_timer", VCPUOpLayout.singleshotSize)
+        size("struct vcpu_set_periodic_timer", VCPUOpLayout.periodicSize)
+        size("struct vcpu_register_vcpu_info", VCPUOpLayout.registerVCPUInfoSize)
+        size("struct vcpu_runstate_info", RunstateLayout.size)
+        off("struct vcpu_runstate_info", "state_entry_time", RunstateLayout.stateEntryTime)
+        off("struct vcpu_runstate_info", "time", RunstateLayout.time)
+        let states: [(String, RunState)] = [("running", .running), ("runnable", .runnable), ("blocked", .blocked), ("offline", .offline)]
+        for (n, v) in states { h["RUNSTATE_\(n)"] = Int64(v.rawValue) }
+        size("struct sched_poll", SchedPollLayout.size)
+        off("struct sched_poll", "nr_ports", SchedPollLayout.nrPorts); off("struct sched_poll", "timeout", SchedPollLayout.timeout)
+        size("struct multicall_entry", MulticallLayout.size)
+        off("struct multicall_entry", "result", MulticallLayout.result); off("struct multicall_entry", "args", MulticallLayout.args)
+        size("struct vcpu_time_info", VCPUTimeLayout.size)
+        off("struct vcpu_time_info", "tsc_timestamp", VCPUTimeLayout.tscTimestamp)
+        off("struct vcpu_time_info", "system_time", VCPUTimeLayout.systemTime)
+        off("struct vcpu_time_info", "tsc_to_system_mul", VCPUTimeLayout.tscToSystemMul)
+        off("struct vcpu_time_info", "tsc_shift", VCPUTimeLayout.tscShift)
+        size("struct vcpu_info", VCPUInfoLayout.size)
+        off("struct vcpu_info", "evtchn_upcall_mask", VCPUInfoLayout.upcallMask)
+        off("struct vcpu_info", "evtchn_pending_sel", VCPUInfoLayout.pendingSel)
+        off("struct vcpu_info", "arch.cr2", VCPUInfoLayout.cr2); off("struct vcpu_info", "time", VCPUInfoLayout.time)
+        typealias SI = SharedInfoLayout
+        off("struct shared_info", "evtchn_pending", SI.evtchnPending); off("struct shared_info", "evtchn_mask", SI.evtchnMask)
+        off("struct shared_info", "wc_version", SI.wcVersion); off("struct shared_info", "wc_sec", SI.wcSec)
+        off("struct shared_info", "wc_nsec", SI.wcNsec); off("struct shared_info", "wc_sec_hi", SI.wcSecHi)
+
         for e in XenErrno.allCases { h["XEN_\(e.name)"] = Int64(e.rawValue) }
         for n in XenELFNote.allCases { h["XEN_ELFNOTE_\(n.name)"] = Int64(n.rawValue) }
         return h

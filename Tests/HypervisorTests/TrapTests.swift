@@ -156,3 +156,44 @@ import Testing
         #expect(words[2] == 0x40_1234)                    // it resumes where the hypercall returned
     }
 }
+
+@Suite struct MulticallTests {
+    /// One 64-byte multicall_entry: op, result, args.
+    func entry(_ op: UInt64, _ args: [UInt64]) -> [UInt64] { [op, 0xdead] + args + [UInt64](repeating: 0, count: 6 - args.count) }
+
+    @Test func runsEachCallAndStoresItsResult() throws {
+        let g = try TinyGuest()
+        try g.poke(page: 5, Array("hi\n".utf8))
+        try g.pokeWords(page: 6, entry(17, [0]) + entry(18, [0, 3, g.va(page: 5)]) + entry(11, []) + entry(17, [7]))
+        #expect(g.call(13, g.va(page: 6), 4).rax == 0)
+        let words = try g.peekWords(page: 6, count: 32)
+        #expect(words[1] == 0x4_0013)                      // xen_version(0)
+        #expect(words[9] == 0)                             // console_io write
+        #expect(words[17] == neg(38))                      // hypercall 11
+        #expect(words[25] == 4096)                         // xen_version(pagesize)
+        #expect(g.domain.console.text == "hi\n")
+    }
+
+    @Test func refusesNestingIretOverlongAndBadLists() throws {
+        let g = try TinyGuest()
+        try g.pokeWords(page: 6, entry(13, [0, 0]) + entry(17, [0]))
+        #expect(g.call(13, g.va(page: 6), 2).rax == 0)
+        let words = try g.peekWords(page: 6, count: 16)
+        #expect(words[1] == neg(22))                       // nested multicall refused …
+        #expect(words[9] == 0xdead)                        // … and the batch stopped there
+        try g.pokeWords(page: 6, entry(23, []))
+        #expect(g.call(13, g.va(page: 6), 1).rax == 0)
+        #expect(try g.peekWords(page: 6, count: 2)[1] == neg(22))
+        #expect(g.call(13, g.va(page: 6), 5000).rax == neg(22))
+        #expect(g.call(13, 0x10_0000, 1).rax == neg(14))
+    }
+
+    @Test func aShutdownStopsTheBatch() throws {
+        let g = try TinyGuest()
+        try g.poke(page: 5, [0, 0, 0, 0])
+        try g.pokeWords(page: 6, entry(29, [2, g.va(page: 5)]) + entry(17, [0]))
+        guard case .stop = g.call(13, g.va(page: 6), 2).action else { Issue.record("expected a stop"); return }
+        #expect(g.domain.state == .shutdown(.poweroff))
+        #expect(try g.peekWords(page: 6, count: 16)[9] == 0xdead)
+    }
+}

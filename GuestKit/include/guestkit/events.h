@@ -66,6 +66,14 @@ void gk_evtchn_set_handler(evtchn_port_t port, gk_evtchn_handler_t fn);
  */
 int gk_evtchn_wait(evtchn_port_t port, uint64_t deadline_ns);
 
+/* EVTCHNOP_send on `send`, then gk_evtchn_wait(wait, deadline_ns), in one entry into the hypervisor
+ * (multicall): the fast round trip. Returns the send's error, or the wait's. */
+int gk_evtchn_send_and_wait(evtchn_port_t send, evtchn_port_t wait, uint64_t deadline_ns);
+
+/* Any hypercall `call`, then gk_evtchn_wait(wait, deadline_ns), in one entry (multicall); call->result
+ * receives the call's result. */
+int gk_evtchn_call_and_wait(multicall_entry_t *call, evtchn_port_t wait, uint64_t deadline_ns);
+
 /* Events delivered on `port` so far (counts upcalls that found it pending). */
 uint64_t gk_evtchn_count(evtchn_port_t port);
 

@@ -207,6 +207,12 @@ static inline int HYPERVISOR_update_va_mapping(unsigned long va, uint64_t pte,
 }
 
 /* event_channel_op(cmd, arg): see <xen/event_channel.h>. */
+/* multicall(list, nr): the calls run in order; each result lands in its entry. */
+static inline int HYPERVISOR_multicall(multicall_entry_t *list, unsigned int nr)
+{
+    return (int)_hypercall2(__HYPERVISOR_multicall, list, nr);
+}
+
 static inline int HYPERVISOR_event_channel_op(int cmd, void *arg)
 {
     return (int)_hypercall2(__HYPERVISOR_event_channel_op, cmd, arg);

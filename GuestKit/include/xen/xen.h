@@ -339,6 +339,17 @@ struct shared_info {
 };
 typedef struct shared_info shared_info_t;
 
+/*
+ * multicall (13): run several hypercalls with one entry into the hypervisor.
+ * Each entry's `result` receives that call's return value.
+ */
+struct multicall_entry {
+    unsigned long op;
+    unsigned long result;
+    unsigned long args[6];
+};
+typedef struct multicall_entry multicall_entry_t;
+
 #endif /* !__ASSEMBLY__ */
 
 #endif /* GUESTKIT_XEN_XEN_H */

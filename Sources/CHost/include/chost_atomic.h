@@ -14,3 +14,7 @@ uint8_t chost_load_u8(const uint8_t *p);
 void chost_store_u8(uint8_t *p, uint8_t v);
 /// Full memory barrier.
 void chost_fence(void);
+
+/// Sets the calling thread's timer slack (PR_SET_TIMERSLACK): vCPU threads sleeping until a guest's timer
+/// deadline want it precise, not rounded up by the default 50 µs. -1 with errno on failure.
+int chost_set_timer_slack(unsigned long nanoseconds);
