@@ -676,6 +676,57 @@ static const unsigned int tested[] = {
     GK_TRAP_GP, GK_TRAP_PF, GK_TRAP_MF, GK_TRAP_AC, GK_TRAP_XM,
 };
 
+/* ---- the guest's own GDT (set_gdt, update_descriptor) ------------------------------ */
+
+static uint8_t gdt_page[4096] __attribute__((aligned(4096)));
+static volatile uint64_t gdt_target[2] = { 0x5e6d5e6d5e6d5e6dULL, 0 };
+
+/* Machine frame behind one of our own pages (the p2m list from start_info). */
+static uint64_t mfn_of(const void *va)
+{
+    const uint64_t *p2m = (const uint64_t *)gk_start_info->mfn_list;
+    return p2m[((uint64_t)va - 0x400000) >> 12];
+}
+
+/* A flat 32-bit data descriptor with `base`, DPL 3, present, read/write. */
+static uint64_t data_descriptor(uint32_t base)
+{
+    uint64_t b = base;
+    return 0xffffULL | (b & 0xffffff) << 16 | 0xf2ULL << 40 | 0xcfULL << 48 | (b >> 24) << 56;
+}
+
+static void descriptor_tables(void)
+{
+    uint64_t mfn = mfn_of(gdt_page);
+    long rc = _hypercall2(__HYPERVISOR_set_gdt, &mfn, 512);
+    if (rc != -XEN_EINVAL) {
+        gk_printf(P "set_gdt of a writable page gave %ld, expected -EINVAL FAILED\n", rc);
+        failures++;
+        return;
+    }
+    /* Xen's rule: a GDT frame is mapped nowhere writable. Remap ours read-only first. */
+    rc = HYPERVISOR_update_va_mapping((unsigned long)gdt_page, (mfn << 12) | 5 /* present, user */, UVMF_INVLPG);
+    if (rc == 0)
+        rc = _hypercall2(__HYPERVISOR_set_gdt, &mfn, 512);
+    if (rc == 0)   /* entry 3 (selector 0x1b): a data segment whose base is gdt_target */
+        rc = _hypercall2(__HYPERVISOR_update_descriptor, (mfn << 12) + 3 * 8, data_descriptor((uint32_t)(uint64_t)gdt_target));
+    if (rc != 0) {
+        gk_printf(P "set_gdt/update_descriptor FAILED: %ld\n", rc);
+        failures++;
+        return;
+    }
+    /* Loading %fs from our own descriptor takes its base (64-bit mode loads the low 32 bits). */
+    uint64_t got;
+    __asm__ volatile("mov %1, %%fs; movq %%fs:0, %0; xor %%eax, %%eax; mov %%eax, %%fs"
+                     : "=r"(got) : "r"(0x1b) : "rax", "memory");
+    if (got != gdt_target[0]) {
+        gk_printf(P "%%fs:0 through GDT entry 3 read 0x%lx FAILED\n", got);
+        failures++;
+        return;
+    }
+    gk_printf(P "set_gdt + update_descriptor: %%fs from our own GDT entry ok\n");
+}
+
 void gk_main(void)
 {
     gk_printf(P "exceptions, bounce frames and emulated instructions at CPL3\n");
@@ -699,4 +750,10 @@ void gk_main(void)
         gk_shutdown(SHUTDOWN_crash);
     }
     gk_printf(P "emulated instructions ok\n");
+
+    descriptor_tables();
+    if (failures) {
+        gk_printf(P "FAILED: descriptor tables\n");
+        gk_shutdown(SHUTDOWN_crash);
+    }
 }

@@ -57,6 +57,8 @@ public final class Domain: @unchecked Sendable {
     public let emulatePrivileged: Bool
     /// Frames of the bootstrap page tables: never mappable writable (set by `setVCPUContext`).
     var pageTableFrames: Set<UInt64> = []
+    /// Frames in use as GDT pages (`set_gdt`): never mappable writable.
+    let descriptorFrames = Mutex<Set<UInt64>>([])
 
     private let stateLock = Mutex<DomainState>(.created)
     private let crashLock = Mutex<CrashReport?>(nil)

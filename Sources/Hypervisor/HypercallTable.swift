@@ -48,6 +48,8 @@ extension Domain {
     func dispatch(_ nr: UInt64, _ vcpu: VCPU, _ regs: inout CPURegisters) throws(XenErrno) -> UInt64 {
         switch Hypercall(rawValue: nr) {
         case .setTrapTable: try setTrapTable(vcpu, regs.rdi)
+        case .setGDT: try setGDT(vcpu, list: regs.rdi, entries: regs.rsi)
+        case .updateDescriptor: try updateDescriptor(vcpu, machineAddress: regs.rdi, descriptor: regs.rsi)
         case .stackSwitch: stackSwitch(vcpu, ss: regs.rdi, sp: regs.rsi)
         case .setCallbacks: setCallbacks(vcpu, event: regs.rdi, failsafe: regs.rsi, syscall: regs.rdx)
         case .fpuTaskswitch: fpuTaskswitch(vcpu, set: regs.rdi)

@@ -30,6 +30,8 @@ public struct ArchDirty: OptionSet, Sendable {
     public static let timeArea = ArchDirty(rawValue: 1 << 2)
     /// Guest page tables changed under the running vCPU: stale translations must go.
     public static let translations = ArchDirty(rawValue: 1 << 3)
+    /// The guest's GDT frames changed (`set_gdt`).
+    public static let descriptorTables = ArchDirty(rawValue: 1 << 4)
 }
 
 /// The paravirtual CPU state Xen keeps per vCPU for an x86-64 PV guest. Owned by the vCPU's thread.
@@ -51,6 +53,8 @@ public struct PVState: Sendable {
     public var taskSwitched = false
     /// `vm_assist` bits.
     public var vmAssist: UInt64 = 0
+    /// Machine frames of the guest's own GDT entries (`set_gdt`), in order.
+    public var gdtFrames: [UInt64] = []
     /// Guest-virtual address of the registered `vcpu_runstate_info`, 0 when none.
     public var runstateArea: UInt64 = 0
     /// What changed that the platform has to apply before resuming.

@@ -16,7 +16,8 @@ extension Domain {
             guard pte & (PTE.writeThrough | PTE.cacheDisable | PTE.pageSize) == 0 else { throw .EINVAL }
             let mfn = (pte & PTE.addressMask) >> 12
             let own = hypervisor?.frames.owner(of: mfn) == id
-            guard mfn == sharedInfoMFN || (own && !(pte & PTE.writable != 0 && pageTableFrames.contains(mfn))) else { throw .EINVAL }
+            let readOnlyFrame = pageTableFrames.contains(mfn) || descriptorFrames.withLock { $0.contains(mfn) }
+            guard mfn == sharedInfoMFN || (own && !(pte & PTE.writable != 0 && readOnlyFrame)) else { throw .EINVAL }
             entry |= PTE.user
         } else if pte != 0 {
             throw .EINVAL        // keep non-present entries all-zero (Xen's L1TF rule)

@@ -101,7 +101,10 @@ extension KVMVCPU {
             let r = ckvm_set_pvclock(fd, vcpu.timeAreaAddress)
             if r < 0 { failure = "moving the pvclock: \(HypervisorError.hostErrnoName(-r))" }
         }
-        if dirty.contains(.translations) {
+        if dirty.contains(.descriptorTables) {
+            vm.mapGuestGDT(vcpu.pv.gdtFrames)
+        }
+        if !dirty.isDisjoint(with: [.translations, .descriptorTables]) {
             let r = ckvm_zap_translations(vm.fd, StubRegion.zapGPA, vm.stub.base)
             if r < 0 { failure = "dropping stale translations: \(HypervisorError.hostErrnoName(-r))" }
         }

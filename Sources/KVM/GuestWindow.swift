@@ -1,4 +1,6 @@
+import CKVM
 import Glibc
+import HyperABI
 import Hypervisor
 
 /// A domain's guest-physical view of machine memory: a host range as large as machine memory in which
@@ -58,6 +60,16 @@ final class StubMemory: @unchecked Sendable {
     func store(_ words: [UInt64], at offset: Int) {
         precondition(offset >= 0 && offset + words.count * 8 <= StubRegion.size && offset & 7 == 0)
         for (i, w) in words.enumerated() { (base + offset + i * 8).storeBytes(of: w, as: UInt64.self) }
+    }
+
+    /// Points the guest part of the GDT (14 pages) at `frames`, the rest at the zero page.
+    func mapGDT(_ frames: [UInt64]) {
+        let l1 = Int(HV_OFF_STUB_L1)
+        for page in 0..<Int(HV_GDT_PAGES) - 1 {
+            let gpa = page < frames.count ? frames[page] << 12 : StubRegion.stubGPA + UInt64(HV_OFF_ZERO)
+            let entry = gpa | PTE.present | PTE.accessed | PTE.noExecute
+            (base + l1 + (Int(HV_VOFF_GDT >> 12) + page) * 8).storeBytes(of: entry, as: UInt64.self)
+        }
     }
 
     /// Reads `count` little-endian words at `offset`.

@@ -54,6 +54,13 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
         vcpus[vcpu.id].kick()
     }
 
+    /// Maps the guest's GDT frames into the first pages of our GDT area (below Xen's reserved page), read-only
+    /// and supervisor-only as the CPU needs them; the rest stay on the zero page. The caller then drops
+    /// stale translations (these are page-table writes the shadow MMU does not see by itself).
+    func mapGuestGDT(_ frames: [UInt64]) {
+        stub.mapGDT(frames)
+    }
+
     /// Called once, after every vCPU thread has ended. `vcpus` stays as it is so a late kick is harmless.
     func destroy() {
         vcpus.forEach { $0.close() }

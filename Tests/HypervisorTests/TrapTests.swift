@@ -197,3 +197,58 @@ import Testing
         #expect(try g.peekWords(page: 6, count: 16)[9] == 0xdead)
     }
 }
+
+@Suite struct DescriptorTableTests {
+    /// A flat data descriptor: base, DPL, present, S, type RW.
+    func data(base: UInt32, dpl: UInt64 = 3, accessed: Bool = false) -> UInt64 {
+        let b = UInt64(base)
+        return 0xffff | (b & 0xff_ffff) << 16 | (0x92 | dpl << 5 | (accessed ? 1 : 0)) << 40 | 0xc << 52 | 0xf << 48 | (b >> 24) << 56
+    }
+
+    @Test func checkDescriptorFollowsXensRules() {
+        #expect(SegmentDescriptor.check(0) == 0)                                          // not present
+        let fixed = SegmentDescriptor.check(data(base: 0x1000, dpl: 0))!
+        #expect((fixed >> 45) & 3 == 3)                                                   // DPL raised to 3
+        #expect((fixed >> 40) & 1 == 1)                                                   // accessed set
+        #expect(SegmentDescriptor.check(0x0000_8900_0000_0067) == nil)                   // a TSS
+        #expect(SegmentDescriptor.check(0x0000_8e00_0000_0000) == nil)                   // an interrupt gate
+        #expect(SegmentDescriptor.check(0x0000_0000_0000_1234) == 0x1234)                // system type 0 (gate upper half)
+        // A call gate to 0xe033: DPL forced to 0, the old DPL kept in the selector's RPL.
+        let gate = SegmentDescriptor.check(0x0000_ec00_e033_1000)!
+        #expect((gate >> 45) & 3 == 0)
+        #expect((gate >> 16) & 0xffff == 0xe033)
+        #expect(SegmentDescriptor.check(0x0000_ec00_e013_1000) == nil)                   // to our ring-0 CS: no
+    }
+
+    @Test func setGDTNeedsAFrameNobodyCanWrite() throws {
+        let g = try TinyGuest()
+        let mfn = g.domain.p2m[4 + 5]                                                     // the frame behind page 5
+        try g.pokeWords(page: 6, [mfn])
+        try g.pokeWords(page: 5, [0, 0, 0, data(base: 0x40_0000, dpl: 0)])
+        #expect(g.call(2, g.va(page: 6), 512).rax == neg(22))                            // mapped writable at page 5
+        #expect(g.call(14, g.va(page: 5), mfn << 12 | 5, 2).rax == 0)                    // remap it read-only
+        #expect(g.call(2, g.va(page: 6), 512).rax == 0)
+        #expect(g.vcpu.pv.gdtFrames == [mfn])
+        #expect(g.vcpu.pv.dirty.contains(.descriptorTables))
+        let stored = g.domain.memory.readWord(mfn: mfn, offset: 24)!
+        #expect((stored >> 45) & 3 == 3)                                                  // fixed up in place
+        #expect(g.call(14, g.va(page: 5), mfn << 12 | 7, 2).rax == neg(22))              // no writable mapping now
+        #expect(g.call(2, g.va(page: 6), 7169).rax == neg(22))                           // past Xen's reserved entries
+        // update_descriptor: validated, aligned, never into a page table.
+        #expect(g.call(10, mfn << 12 | 32, data(base: 0x40_8000, dpl: 1)).rax == 0)
+        #expect((g.domain.memory.readWord(mfn: mfn, offset: 32)! >> 45) & 3 == 3)
+        #expect(g.call(10, mfn << 12 | 33, data(base: 0)).rax == neg(22))
+        #expect(g.call(10, mfn << 12 | 40, 0x0000_8900_0000_0067).rax == neg(22))
+        #expect(g.call(10, g.domain.p2m[3] << 12, data(base: 0)).rax == neg(22))
+    }
+
+    @Test func aBadDescriptorAnywhereInTheFrameRefusesIt() throws {
+        let g = try TinyGuest()
+        let mfn = g.domain.p2m[4 + 5]
+        #expect(g.call(14, g.va(page: 5), mfn << 12 | 5, 2).rax == 0)
+        g.domain.memory.writeWord(mfn: mfn, offset: 4088, 0x0000_8900_0000_0067)          // a TSS in the last slot
+        try g.pokeWords(page: 6, [mfn])
+        #expect(g.call(2, g.va(page: 6), 16).rax == neg(22))                             // all 512 are checked
+        #expect(g.vcpu.pv.gdtFrames.isEmpty)
+    }
+}
