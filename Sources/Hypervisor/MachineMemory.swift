@@ -92,12 +92,14 @@ public final class MachineMemory: @unchecked Sendable {
 
     /// Atomically sets bit `bit` of the 8-byte word at `offset` (8-aligned) of frame `mfn`; returns the old bit.
     /// Words shared with a guest (event bitmaps) are updated by the guest with locked instructions too.
+    @discardableResult
     @inline(__always) public func testAndSetBit(mfn: UInt64, offset: Int, bit: Int) -> Bool {
         guard offset & 7 == 0, let p = pointer(mfn: mfn, offset: offset) else { return false }
         return chost_test_and_set_bit(p.assumingMemoryBound(to: UInt64.self), UInt32(bit)) != 0
     }
 
     /// Atomically clears a bit; returns the old bit.
+    @discardableResult
     @inline(__always) public func testAndClearBit(mfn: UInt64, offset: Int, bit: Int) -> Bool {
         guard offset & 7 == 0, let p = pointer(mfn: mfn, offset: offset) else { return false }
         return chost_test_and_clear_bit(p.assumingMemoryBound(to: UInt64.self), UInt32(bit)) != 0
