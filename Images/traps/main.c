@@ -727,6 +727,79 @@ static void descriptor_tables(void)
     gk_printf(P "set_gdt + update_descriptor: %%fs from our own GDT entry ok\n");
 }
 
+/* ---- guest user mode (same page tables, as XTF runs): iret to CPL 3 "user", user SYSCALL -------- */
+
+static uint8_t user_stack[4096] __attribute__((aligned(16)));
+static uint8_t entry_stack[8192] __attribute__((aligned(16)));   /* kernel stack for entries from user mode */
+static volatile uint64_t user_syscalls, user_gs_read, user_ud_cs;
+static uint64_t user_gs_word = 0x0123456789abcdefULL;
+uint64_t saved_kernel_rsp;
+void enter_user_mode(uint64_t rip, uint64_t rsp);
+void user_syscall_entry(void);
+void user_code(void);
+
+__asm__(
+    ".pushsection .text\n"
+    /* Syscall callback: frame at the kernel stack (RCX R11 RIP CS RFLAGS RSP SS); rax = the call number. */
+    "user_syscall_entry:\n"
+    "    pop %rcx\n    pop %r11\n"
+    "    cmp $1, %eax\n    je 1f\n"
+    "    incq user_syscalls(%rip)\n"
+    "    pushq $0\n    jmp hypercall_page + 23 * 32\n"        /* iret: back to user after the SYSCALL */
+    "1:  mov saved_kernel_rsp(%rip), %rsp\n"                    /* call 1: leave user mode for good */
+    "    pop %r15\n    pop %r14\n    pop %r13\n    pop %r12\n    pop %rbp\n    pop %rbx\n    ret\n"
+    /* enter_user_mode(rip, rsp): iret to CS 0xe033 (RPL 3 = guest user mode). */
+    "enter_user_mode:\n"
+    "    push %rbx\n    push %rbp\n    push %r12\n    push %r13\n    push %r14\n    push %r15\n"
+    "    mov %rsp, saved_kernel_rsp(%rip)\n"
+    "    pushq $0xe02b\n    push %rsi\n    pushq $0x202\n    pushq $0xe033\n    push %rdi\n    pushq $0\n"
+    "    jmp hypercall_page + 23 * 32\n"
+    /* Runs in guest user mode. */
+    "user_code:\n"
+    "    mov $7, %eax\n    syscall\n"
+    "    mov $7, %eax\n    syscall\n"
+    "    mov %gs:0, %rbx\n    mov %rbx, user_gs_read(%rip)\n"
+    "    ud2\n"
+    "    mov $1, %eax\n    syscall\n"
+    "    .popsection\n");
+
+static void on_user_ud(struct gk_trap_frame *f)
+{
+    user_ud_cs = f->cs & 0xffff;
+    f->rip += 2;
+}
+
+static void user_mode(void)
+{
+    uint64_t l4 = mfn_of((const void *)gk_start_info->pt_base);
+    struct { uint32_t cmd, pad; uint64_t arg1, arg2; } op = { 15 /* MMUEXT_NEW_USER_BASEPTR */, 0, l4, 0 };
+    long rc = _hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF);
+    struct callback_register cb = { .type = CALLBACKTYPE_syscall, .flags = CALLBACKF_mask_events,
+                                    .address = (unsigned long)user_syscall_entry };
+    if (rc == 0)
+        rc = HYPERVISOR_callback_op(CALLBACKOP_register, &cb);
+    if (rc == 0)
+        rc = HYPERVISOR_stack_switch(FLAT_KERNEL_SS, (unsigned long)(entry_stack + sizeof entry_stack));
+    if (rc == 0)
+        rc = HYPERVISOR_set_segment_base(SEGBASE_GS_USER, (unsigned long)&user_gs_word);
+    if (rc != 0) {
+        gk_printf(P "user mode set-up FAILED: %ld\n", rc);
+        failures++;
+        return;
+    }
+    gk_trap_handler_t old = gk_set_trap_handler(GK_TRAP_UD, on_user_ud);
+    enter_user_mode((uint64_t)user_code, (uint64_t)(user_stack + sizeof user_stack));
+    gk_set_trap_handler(GK_TRAP_UD, old);
+    gk_irq_enable();
+    if (user_syscalls != 2 || user_gs_read != user_gs_word || user_ud_cs != 0xe033) {
+        gk_printf(P "user mode FAILED: %lu syscalls, %%gs:0 0x%lx, #UD cs 0x%lx\n",
+                  (unsigned long)user_syscalls, (unsigned long)user_gs_read, (unsigned long)user_ud_cs);
+        failures++;
+        return;
+    }
+    gk_printf(P "user mode: 2 syscalls through the callback, user %%gs, #UD from user mode ok\n");
+}
+
 void gk_main(void)
 {
     gk_printf(P "exceptions, bounce frames and emulated instructions at CPL3\n");
@@ -754,6 +827,11 @@ void gk_main(void)
     descriptor_tables();
     if (failures) {
         gk_printf(P "FAILED: descriptor tables\n");
+        gk_shutdown(SHUTDOWN_crash);
+    }
+    user_mode();
+    if (failures) {
+        gk_printf(P "FAILED: user mode\n");
         gk_shutdown(SHUTDOWN_crash);
     }
 }

@@ -34,7 +34,9 @@ extension Domain {
             softwareInterrupt = n
         }
         if let n = softwareInterrupt {
-            if vcpu.pv.trapTable[Int(n)].address != 0, vcpu.pv.trapTable[Int(n)].dpl >= 1,
+            // From the guest kernel a trap_info DPL of 1 or more allows `int n`; from user mode only DPL 3.
+            let minimumDPL: UInt8 = vcpu.pv.kernelMode ? 1 : 3
+            if vcpu.pv.trapTable[Int(n)].address != 0, vcpu.pv.trapTable[Int(n)].dpl >= minimumDPL,
                let length = instructionLength(vcpu, at: regs.rip) {
                 regs.rip &+= UInt64(length)
                 vector = n
@@ -54,10 +56,10 @@ extension Domain {
             case .bounce(let v, let e): vector = v; errorCode = e
             }
         case 14:
-            // The guest reads CR2 from vcpu_info.arch.cr2; U/S says "user mode", never true here.
+            // The guest reads CR2 from vcpu_info.arch.cr2; U/S says whether the guest was in user mode.
             let info = vcpu.vcpuInfo
             memory.writeWord(mfn: info.mfn, offset: info.offset + VCPUInfoLayout.cr2, cr2)
-            errorCode = frame.errorCode & ~4
+            errorCode = (frame.errorCode & ~4) | (vcpu.pv.kernelMode ? 0 : 4)
         default:
             break
         }

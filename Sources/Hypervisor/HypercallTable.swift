@@ -19,6 +19,8 @@ extension Domain {
         if vcpu.firstHypercallNanos.load(ordering: .relaxed) == 0 {
             vcpu.firstHypercallNanos.store(monotonicNanos(), ordering: .relaxed)
         }
+        // SYSCALL from guest user mode is the user's system call, not a hypercall.
+        guard vcpu.pv.kernelMode else { return userSyscall(vcpu, &regs) }
         let nr = regs.rax
         vcpu.counters[Int(min(nr, UInt64(Hypercall.statisticsBuckets)))] &+= 1
         if nr == Hypercall.iret.rawValue {
@@ -60,6 +62,7 @@ extension Domain {
         case .consoleIO: try consoleIO(vcpu, command: regs.rdi, count: regs.rsi, buffer: regs.rdx)
         case .vmAssist: try vmAssist(vcpu, command: regs.rdi, type: regs.rsi)
         case .vcpuOp: try vcpuOp(vcpu, command: regs.rdi, target: regs.rsi, argument: regs.rdx)
+        case .mmuextOp: try mmuextOp(vcpu, list: regs.rdi, count: regs.rsi, done: regs.rdx, foreignDomain: regs.r10)
         case .setSegmentBase: try setSegmentBase(vcpu, which: regs.rdi, base: regs.rsi)
         case .schedOp: try schedOp(vcpu, command: regs.rdi, argument: regs.rsi, &regs)
         case .callbackOp: try callbackOp(vcpu, command: regs.rdi, argument: regs.rsi)

@@ -49,10 +49,18 @@ public struct PVState: Sendable {
     public var fsBase: UInt64 = 0
     public var gsBaseKernel: UInt64 = 0
     public var gsBaseUser: UInt64 = 0
+    /// The GS base the CPU uses now (the kernel's in kernel mode, the user's in user mode: Xen swaps them
+    /// on every mode change) and the one it keeps in MSR_KERNEL_GS_BASE.
+    public var activeGSBase: UInt64 { kernelMode ? gsBaseKernel : gsBaseUser }
+    public var shadowGSBase: UInt64 { kernelMode ? gsBaseUser : gsBaseKernel }
     /// Virtual CR0.TS (`fpu_taskswitch`, `clts`).
     public var taskSwitched = false
     /// `vm_assist` bits.
     public var vmAssist: UInt64 = 0
+    /// Guest kernel mode (true) or guest user mode; both run at CPL 3, as on Xen.
+    public var kernelMode = true
+    /// The user-mode L4 (MMUEXT_NEW_USER_BASEPTR), 0 when none: returning to user mode needs one.
+    public var userL4: UInt64 = 0
     /// Machine frames of the guest's own GDT entries (`set_gdt`), in order.
     public var gdtFrames: [UInt64] = []
     /// Guest-virtual address of the registered `vcpu_runstate_info`, 0 when none.

@@ -31,6 +31,8 @@ extension Domain {
     /// everything else is bounced as #GP (or #UD for an invalid opcode).
     func emulatePrivileged(_ vcpu: VCPU, _ regs: inout CPURegisters, invalidOpcode: Bool) -> PrivilegedOutcome {
         let fallback = PrivilegedOutcome.bounce(vector: invalidOpcode ? 6 : 13, errorCode: invalidOpcode ? nil : 0)
+        // Only the guest kernel gets Xen's emulation; guest user mode gets the plain exception.
+        guard vcpu.pv.kernelMode else { return fallback }
         guard let insn = DecodedInstruction.decode(instructionBytes(vcpu, at: regs.rip)) else { return fallback }
         // #UD reaches us only for Xen's forced-emulation prefix (ud2; "xen"; cpuid).
         if invalidOpcode && insn.kind != .forcedEmulationCPUID { return fallback }
@@ -61,7 +63,7 @@ struct GuestPrivilegedContext: PrivilegedContext {
     mutating func readMSR(_ index: UInt32) -> UInt64? {
         switch index {
         case SegmentMSR.fsBase: vcpu.pv.fsBase
-        case SegmentMSR.gsBase: vcpu.pv.gsBaseKernel            // the active GS in kernel mode
+        case SegmentMSR.gsBase: vcpu.pv.gsBaseKernel            // the active GS (emulated in kernel mode only)
         case SegmentMSR.shadowGSBase: vcpu.pv.gsBaseUser
         case SegmentMSR.efer: 0xd01                             // SCE | LME | LMA | NXE
         default: nil

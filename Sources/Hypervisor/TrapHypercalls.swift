@@ -125,10 +125,13 @@ extension Domain {
         }
         let rax = frame[0], r11 = frame[1], rcx = frame[2], flags = frame[3]
         let rip = frame[4], cs = frame[5], rflags = frame[6], rsp = frame[7]
-        guard cs & 3 != 3 else {
-            // Returning to user mode needs a user page table (MMUEXT_NEW_USER_BASEPTR), which no guest has yet.
-            crash(CrashReport(cause: .fatalExit("iret to user mode (cs 0x\(String(cs, radix: 16))) without a user page table"), vcpu: vcpu.id, registers: regs))
-            return .stop
+        if cs & 3 == 3 && vcpu.pv.kernelMode {
+            // Returning to user mode needs a user page table (MMUEXT_NEW_USER_BASEPTR), as on Xen.
+            guard vcpu.pv.userL4 != 0 else {
+                crash(CrashReport(cause: .fatalExit("iret to user mode (cs 0x\(String(cs, radix: 16))) without a user page table"), vcpu: vcpu.id, registers: regs))
+                return .stop
+            }
+            toggleGuestMode(vcpu)
         }
         regs.rip = rip
         regs.rsp = rsp

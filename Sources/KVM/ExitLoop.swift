@@ -94,7 +94,7 @@ extension KVMVCPU {
         var failure: String? = nil
         if !dirty.isDisjoint(with: [.segmentBases, .taskSwitched]) {
             let pv = vcpu.pv
-            let r = ckvm_set_pv_segments(fd, pv.fsBase, pv.gsBaseKernel, pv.gsBaseUser, pv.taskSwitched ? 1 : 0)
+            let r = ckvm_set_pv_segments(fd, pv.fsBase, pv.activeGSBase, pv.shadowGSBase, pv.taskSwitched ? 1 : 0)
             if r < 0 { failure = "loading segment bases: \(HypervisorError.hostErrnoName(-r))" }
         }
         if dirty.contains(.timeArea) {

@@ -111,9 +111,9 @@ struct TinyGuest {
 
     /// Issues hypercall `nr` as the guest would: arguments in rdi rsi rdx, return address in rcx, flags in r11.
     @discardableResult
-    func call(_ nr: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, rsp: UInt64 = 0) -> (rax: UInt64, action: VCPUAction, regs: CPURegisters) {
+    func call(_ nr: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0, rsp: UInt64 = 0) -> (rax: UInt64, action: VCPUAction, regs: CPURegisters) {
         var r = CPURegisters()
-        r.rax = nr; r.rdi = a1; r.rsi = a2; r.rdx = a3
+        r.rax = nr; r.rdi = a1; r.rsi = a2; r.rdx = a3; r.r10 = a4
         r.rcx = 0x40_1234; r.r11 = 0x246; r.rsp = rsp
         let action = domain.hypercall(vcpu, &r)
         return (r.rax, action, r)

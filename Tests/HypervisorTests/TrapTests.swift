@@ -252,3 +252,98 @@ import Testing
         #expect(g.vcpu.pv.gdtFrames.isEmpty)
     }
 }
+
+@Suite struct UserModeTests {
+    /// A guest with a trap table, a syscall callback, a kernel stack (top of page 2, 0x403000) and a user L4.
+    func userGuest(syscallMasks: Bool = true) throws -> TinyGuest {
+        let g = try TinyGuest()
+        try g.setTraps([(6, 0, 0x40_5000), (14, 0, 0x40_5100)])
+        try g.pokeWords(page: 7, [UInt64(CallbackType.syscall.rawValue) | (syscallMasks ? 1 : 0) << 16, 0x40_6000])
+        #expect(g.call(30, 0, g.va(page: 7)).rax == 0)
+        #expect(g.call(3, 0xe02b, g.va(page: 3)).rax == 0)                         // stack_switch: kernel stack top
+        // mmuext_op(NEW_USER_BASEPTR, kernel L4), with pdone.
+        try g.pokeWords(page: 6, [15, g.domain.p2m[0], 0])
+        #expect(g.call(26, g.va(page: 6), 1, g.va(page: 6, offset: 512), UInt64(DomainID.this)).rax == 0)
+        #expect(try g.peekWords(page: 6, offset: 512, count: 1)[0] & 0xffff_ffff == 1)
+        return g
+    }
+
+    /// iret to user mode at `rip` with the user stack at the top of page 1.
+    func enterUser(_ g: TinyGuest, rip: UInt64 = 0x40_0800) -> CPURegisters {
+        try! g.pokeWords(page: 2, offset: 0x800, [0, 0, 0, 0, rip, 0xe033, 0x202, 0x40_2000, 0xe02b])
+        let r = g.call(23, rsp: g.va(page: 2, offset: 0x800))
+        #expect(!g.vcpu.pv.kernelMode)
+        return r.regs
+    }
+
+    @Test func newUserBasePointerTakesOnlyTheKernelsL4ForNow() throws {
+        let g = try TinyGuest()
+        try g.pokeWords(page: 6, [15, g.domain.p2m[5], 0])
+        #expect(g.call(26, g.va(page: 6), 1, 0, UInt64(DomainID.this)).rax == neg(22))
+        try g.pokeWords(page: 6, [0, g.domain.p2m[0], 0])                           // PIN_L1: comes with the PV MMU
+        #expect(g.call(26, g.va(page: 6), 1, 0, UInt64(DomainID.this)).rax == neg(38))
+        try g.pokeWords(page: 6, [15, g.domain.p2m[0], 0])
+        var foreign = CPURegisters(); foreign.rax = 26; foreign.rdi = g.va(page: 6); foreign.rsi = 1; foreign.r10 = 0x1234
+        _ = g.domain.hypercall(g.vcpu, &foreign)
+        #expect(foreign.rax == neg(1))                                              // foreign domain
+    }
+
+    @Test func iretToUserSwapsGSAndASyscallComesBackThroughTheCallback() throws {
+        let g = try userGuest()
+        g.vcpu.pv.gsBaseKernel = 0xaaa0
+        g.vcpu.pv.gsBaseUser = 0xbbb0
+        var r = enterUser(g)
+        #expect(r.rip == 0x40_0800 && r.rsp == 0x40_2000)
+        #expect(g.vcpu.pv.activeGSBase == 0xbbb0 && g.vcpu.pv.shadowGSBase == 0xaaa0)
+        #expect(g.vcpu.pv.dirty.contains(.segmentBases))
+        g.vcpu.setEventsMasked(false)
+        // User SYSCALL: rcx = return address, r11 = rflags (with DF set), rax = the user's call number.
+        r.rax = 60; r.rcx = 0x40_0810; r.r11 = 0x646; r.rsp = 0x40_1ff0
+        let action = g.domain.hypercall(g.vcpu, &r)
+        guard case .resume = action else { Issue.record("stopped"); return }
+        #expect(g.vcpu.pv.kernelMode)
+        #expect(r.rip == 0x40_6000)
+        #expect(r.rax == 60)                                                         // not a hypercall: untouched
+        #expect(r.rflags & 0x400 == 0)                                               // DF cleared
+        #expect(g.vcpuInfoByte(1) == 1)                                              // CALLBACKF_mask_events
+        // The frame sits at the kernel stack from stack_switch: RCX R11 RIP CS RFLAGS RSP SS.
+        #expect(r.rsp == 0x40_3000 - 56)
+        guard r.rsp == 0x40_3000 - 56 else { return }
+        let words = try g.peekWords(page: 2, offset: Int(r.rsp - 0x40_2000), count: 7)
+        #expect(words == [0x40_0810, 0x646, 0x40_0810, 0xe033, 0x646, 0x40_1ff0, 0xe02b])
+        #expect(g.vcpu.hypercallCounts.isEmpty == false)                              // the earlier real hypercalls only
+    }
+
+    @Test func userExceptionsGoToTheKernelStackWithUserBits() throws {
+        let g = try userGuest()
+        _ = enterUser(g)
+        let frame = ExceptionFrame(vector: 14, errorCode: 4 | 2, rip: 0x40_0900, cs: 0xe033, rflags: 0x202, rsp: 0x40_1f00, ss: 0xe02b)
+        guard case .resume(let r) = g.domain.exception(g.vcpu, frame, cr2: 0x1000, registers: CPURegisters()) else { Issue.record("stopped"); return }
+        #expect(g.vcpu.pv.kernelMode)
+        #expect(r.rip == 0x40_5100 && r.rsp == 0x40_3000 - 64)
+        guard r.rsp == 0x40_3000 - 64 else { return }
+        let words = try g.peekWords(page: 2, offset: Int(r.rsp - 0x40_2000), count: 8)
+        #expect(words[2] == 6)                                                       // U/S set: the guest was in user mode
+        #expect(words[4] == 0xe033)                                                  // RPL 3: "interrupted user"
+        // Privileged instructions in user mode are not emulated: #GP to the kernel (no #GP handler → crash).
+        _ = enterUser(g)
+        try g.poke(page: 0, offset: 0x900, [0x0f, 0x32])                             // rdmsr
+        let gp = ExceptionFrame(vector: 13, errorCode: 0, rip: 0x40_0900, cs: 0xe033, rflags: 0x202, rsp: 0x40_1f00, ss: 0xe02b)
+        guard case .stop = g.domain.exception(g.vcpu, gp, cr2: 0, registers: CPURegisters()) else { Issue.record("emulated in user mode"); return }
+    }
+
+    @Test func aUserSyscallWithoutCallbackIsUDAtTheInstruction() throws {
+        let g = try TinyGuest()
+        try g.setTraps([(6, 0, 0x40_5000)])
+        #expect(g.call(3, 0xe02b, g.va(page: 3)).rax == 0)
+        try g.pokeWords(page: 6, [15, g.domain.p2m[0], 0])
+        #expect(g.call(26, g.va(page: 6), 1, 0, UInt64(DomainID.this)).rax == 0)
+        var r = enterUser(g)
+        r.rcx = 0x40_0902; r.r11 = 0x202; r.rsp = 0x40_1f00
+        _ = g.domain.hypercall(g.vcpu, &r)
+        #expect(r.rip == 0x40_5000)
+        guard r.rsp > 0x40_2000, r.rsp < 0x40_3000 else { Issue.record("frame at 0x\(String(r.rsp, radix: 16))"); return }
+        let words = try g.peekWords(page: 2, offset: Int(r.rsp - 0x40_2000), count: 7)
+        #expect(words[2] == 0x40_0900)                                               // #UD at the SYSCALL itself
+    }
+}
