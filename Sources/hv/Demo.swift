@@ -12,7 +12,7 @@ struct Demo: ParsableCommand {
     var noBench = false
 
     func run() throws {
-        let images = ["hello-c", "hello-swift", "faults"].map { defaultImagePath($0) }
+        let images = ["hello-c", "hello-swift", "faults", "traps"].map { defaultImagePath($0) }
         for path in images where !FileManager.default.fileExists(atPath: path) {
             report("hv: \(path) is missing: build the images with `make -C Images` (or run `make demo`)")
             throw ExitCode(1)
@@ -20,7 +20,7 @@ struct Demo: ParsableCommand {
         step("1. What the loader finds in a PV kernel image (hv elf-info \(images[0]))")
         try ElfInfo.parse([images[0]]).run()
 
-        step("2. Three domains, each in its own KVM VM, guest kernels at ring 3 (hv run …)")
+        step("2. Four domains, each in its own KVM VM, guest kernels at ring 3 (hv run …)")
         let toolstack = try startToolstack(machineMemory: ByteSize(bytes: 1 << 30))
         var domains: [Domain] = []
         for path in images {
@@ -43,8 +43,12 @@ struct Demo: ParsableCommand {
             }
         }
 
+        step("4. Two domains talking over an interdomain event channel (pingpong: send + poll in one multicall)")
+        let (server, client) = try Benchmarks.pingpongPair(toolstack, image: defaultImagePath("pingpong"), rounds: 300)
+        _ = try runDomains(toolstack, [server, client], prefixed: true, timeout: 60, quiet: true)
+
         if !noBench {
-            step("4. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
+            step("5. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
             try Bench.parse(["hypercall", "--calls", "5000", "--rounds", "1"]).run()
         }
         step("Done. Try: hv run Images/build/hello-c.elf --cmdline 'hello', hv bench all, hv --help")
