@@ -18,7 +18,7 @@
  *
  * Each round is one entry into the hypervisor per side: send and SCHEDOP_poll
  * batched with multicall, events masked (gk_evtchn_send_and_wait). A wait that
- * exceeds 5 s, or EVTCHNOP_status showing the port is no longer interdomain,
+ * exceeds 30 s, or EVTCHNOP_status showing the port is no longer interdomain,
  * prints `pingpong: peer gone` and powers off.
  * n defaults to 1000.
  */
@@ -27,7 +27,7 @@
 #define P "pingpong: "
 
 #define DEFAULT_N       1000UL
-#define PEER_TIMEOUT    (5 * GK_NS_PER_SEC)   /* longest wait for the peer, once connected */
+#define PEER_TIMEOUT    (30 * GK_NS_PER_SEC)  /* longest silence from a connected peer (a closed port is noticed within CHECK_EVERY) */
 #define CONNECT_TIMEOUT (60 * GK_NS_PER_SEC)  /* server: longest wait for the client */
 #define BIND_TIMEOUT    (10 * GK_NS_PER_SEC)  /* client: longest wait for the server */
 #define CHECK_EVERY     GK_NS_PER_SEC          /* look at the port's status this often */

@@ -128,6 +128,14 @@ int ckvm_set_pv_segments(int vcpu, uint64_t fs_base, uint64_t gs_base, uint64_t 
     return r < 0 ? -errno : (r == 1 ? 0 : -EINVAL);
 }
 
+int ckvm_set_cr3(int vcpu, uint64_t cr3) {
+    struct kvm_sregs s;
+    int r = ckvm_get_sregs(vcpu, &s);
+    if (r < 0) return r;
+    s.cr3 = cr3;
+    return ckvm_set_sregs(vcpu, &s);
+}
+
 int ckvm_set_pvclock(int vcpu, uint64_t gpa) {
     union { struct kvm_msrs h; uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)]; } m;
     memset(&m, 0, sizeof m);

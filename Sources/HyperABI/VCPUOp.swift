@@ -75,3 +75,40 @@ public enum MulticallLayout {
     /// Calls per multicall Xen would run before preempting; a longer list is refused here.
     public static let maximumEntries = 1024
 }
+
+/// `memory_op` (hypercall 12) commands (`cmd & 0xf`; the upper bits carry continuation state).
+public enum MemoryOpCommand: UInt64, Sendable {
+    case increaseReservation = 0
+    case decreaseReservation = 1
+    case maximumRAMPage = 2
+    case currentReservation = 3
+    case maximumReservation = 4
+    case machphysMFNList = 5
+    case populatePhysmap = 6
+    case addToPhysmap = 7
+    case memoryMap = 9
+    case machineMemoryMap = 10
+    case exchange = 11
+    case machphysMapping = 12
+}
+
+/// Layouts of the `memory_op` argument structures (x86-64).
+public enum MemoryOpLayout {
+    /// xen_memory_reservation: extent_start handle @0, nr_extents u64 @8, extent_order u32 @16,
+    /// mem_flags u32 @20, domid u16 @24 (40 bytes with padding).
+    public static let reservationSize = 40
+    public static let extentStart = 0, nrExtents = 8, extentOrder = 16, memFlags = 20, domid = 24
+    /// xen_memory_map: nr_entries u32 @0 (IN/OUT), buffer handle @8.
+    public static let memoryMapSize = 16
+    /// One E820 entry: addr u64, size u64, type u32 (20 bytes, packed).
+    public static let e820EntrySize = 20
+    public static let e820RAM: UInt32 = 1
+    /// xen_add_to_physmap: domid u16 @0, size u16 @2, space u32 @4, idx u64 @8, gpfn u64 @16.
+    public static let addToPhysmapSize = 24
+    public static let spaceSharedInfo: UInt32 = 0
+    public static let spaceGrantTable: UInt32 = 1
+    /// xen_machphys_mapping: v_start, v_end, max_mfn (3 × u64).
+    public static let machphysMappingSize = 24
+    /// The largest extent order accepted (Xen lets a PV domU ask for up to order 9 by default).
+    public static let maximumOrder: UInt32 = 9
+}

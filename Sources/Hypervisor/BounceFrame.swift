@@ -32,7 +32,7 @@ extension Domain {
         let base = top &- UInt64(words.count * 8)
         var bytes = [UInt8](repeating: 0, count: words.count * 8)
         for (i, w) in words.enumerated() { for b in 0..<8 { bytes[i * 8 + b] = UInt8(truncatingIfNeeded: w >> (8 * UInt64(b))) } }
-        do { try vcpu.addressSpace.copyToGuest(base, bytes: bytes) } catch { throw .unusableStack(top) }
+        do { try vcpu.kernelAddressSpace.copyToGuest(base, bytes: bytes) } catch { throw .unusableStack(top) }
         if fromUser { toggleGuestMode(vcpu) }
         if maskEvents { vcpu.setEventsMasked(true) }
         regs.rsp = base
@@ -46,6 +46,7 @@ extension Domain {
     func toggleGuestMode(_ vcpu: VCPU) {
         vcpu.pv.kernelMode.toggle()
         vcpu.pv.dirty.insert(.segmentBases)
+        if vcpu.pv.userL4 != vcpu.context.kernelL4 { vcpu.pv.dirty.insert(.baseTable) }
     }
 
     /// A SYSCALL executed in guest user mode is not a hypercall: bounce it to the guest kernel's syscall

@@ -31,28 +31,38 @@ enum SegmentDescriptor {
 
 extension Domain {
     /// `set_gdt(frame_list, entries)` (2): the guest's own GDT entries, 0 ≤ entries ≤ 7168, in
-    /// ceil(entries / 512) frames. Each frame must be the domain's RAM, not a page table or shared_info,
-    /// mapped nowhere writable, and every one of its 512 descriptors must pass `check_descriptor`.
-    /// The frames then sit below Xen's reserved GDT page; the previous ones are released.
+    /// ceil(entries / 512) frames. Each frame takes the seg_desc type, which it can only do if it is the
+    /// domain's RAM mapped nowhere writable and not a page table; every one of its 512 descriptors must
+    /// pass `check_descriptor`. The frames then sit below Xen's reserved GDT page; the previous ones are
+    /// released.
     func setGDT(_ vcpu: VCPU, list: UInt64, entries: UInt64) throws(XenErrno) -> UInt64 {
         guard entries <= UInt64(PVLayout.firstReservedGDTEntry) else { throw .EINVAL }
         let count = Int((entries + 511) / 512)
         var frames: [UInt64] = []
         for i in 0..<count { frames.append(try vcpu.addressSpace.load(UInt64.self, at: list &+ UInt64(i * 8))) }
-        for mfn in frames {
-            guard hypervisor?.frames.owner(of: mfn) == id, mfn != sharedInfoMFN, !pageTableFrames.contains(mfn),
-                  !isMappedWritable(mfn) else { throw .EINVAL }
-        }
-        // Validate everything before changing anything.
-        var fixed: [(UInt64, Int, UInt64)] = []
-        for mfn in frames {
-            for i in 0..<512 {
-                guard let d = memory.readWord(mfn: mfn, offset: i * 8), let ok = SegmentDescriptor.check(d) else { throw .EINVAL }
-                if ok != d { fixed.append((mfn, i * 8, ok)) }
+        let old = vcpu.pv.gdtFrames
+        try withMMU { (mmu) throws(XenErrno) in
+            var typed: [UInt64] = []
+            do throws(XenErrno) {
+                for mfn in frames {
+                    try mmu.getType(mfn, .segmentDescriptors)
+                    typed.append(mfn)
+                }
+                // Validate everything before changing anything.
+                var fixed: [(UInt64, Int, UInt64)] = []
+                for mfn in frames {
+                    for i in 0..<512 {
+                        guard let d = memory.readWord(mfn: mfn, offset: i * 8), let ok = SegmentDescriptor.check(d) else { throw .EINVAL }
+                        if ok != d { fixed.append((mfn, i * 8, ok)) }
+                    }
+                }
+                for (mfn, offset, d) in fixed { memory.writeWord(mfn: mfn, offset: offset, d) }
+            } catch {
+                for mfn in typed { mmu.putType(mfn) }
+                throw error
             }
+            for mfn in old { mmu.putType(mfn) }
         }
-        for (mfn, offset, d) in fixed { memory.writeWord(mfn: mfn, offset: offset, d) }
-        descriptorFrames.withLock { $0 = Set(frames) }
         vcpu.pv.gdtFrames = frames
         vcpu.pv.dirty.insert(.descriptorTables)
         return 0
@@ -63,31 +73,11 @@ extension Domain {
     func updateDescriptor(_ vcpu: VCPU, machineAddress: UInt64, descriptor: UInt64) throws(XenErrno) -> UInt64 {
         guard machineAddress & 7 == 0 else { throw .EINVAL }
         let mfn = machineAddress >> 12
-        guard hypervisor?.frames.owner(of: mfn) == id, mfn != sharedInfoMFN, !pageTableFrames.contains(mfn) else { throw .EINVAL }
         guard let d = SegmentDescriptor.check(descriptor) else { throw .EINVAL }
-        memory.writeWord(mfn: mfn, offset: Int(machineAddress & 4095), d)
-        return 0
-    }
-
-    /// True if any leaf entry of the current page tables maps `mfn` writable. Without per-frame
-    /// reference counts (the PV MMU) this walks the tree: a few pages, and only on set_gdt.
-    func isMappedWritable(_ mfn: UInt64, l4: UInt64? = nil) -> Bool {
-        var tables: [UInt64] = [l4 ?? vcpus[0].context.kernelL4]
-        for level in stride(from: 4, through: 1, by: -1) {
-            var next: [UInt64] = []
-            for table in tables {
-                for i in 0..<512 where !(level == 4 && i >= PVLayout.firstReservedL4Slot && i <= PVLayout.lastReservedL4Slot) {
-                    guard let e = memory.readWord(mfn: table, offset: i * 8), e & PTE.present != 0 else { continue }
-                    let target = (e & PTE.addressMask) >> 12
-                    if level == 1 {
-                        if target == mfn && e & PTE.writable != 0 { return true }
-                    } else if pageTableFrames.contains(target) {
-                        next.append(target)
-                    }
-                }
-            }
-            tables = next
+        try withMMU { (mmu) throws(XenErrno) in
+            guard mmu.owns(mfn), mfn != sharedInfoMFN, mmu.type(mfn).level == nil else { throw .EINVAL }
+            memory.writeWord(mfn: mfn, offset: Int(machineAddress & 4095), d)
         }
-        return false
+        return 0
     }
 }

@@ -37,8 +37,15 @@ public final class Domain: @unchecked Sendable {
     /// Xen's domain handle (a UUID), returned by XENVER_guest_handle.
     public let handle: [UInt8]
     public let memory: MachineMemory
-    /// PFN → MFN: the domain's pseudo-physical memory (fixed size in this version).
-    public let p2m: [UInt64]
+    /// PFN → MFN: the domain's pseudo-physical memory (`PVLayout.invalidMFN` where ballooned out).
+    public var p2m: [UInt64] { p2mState.withLock { $0 } }
+    let p2mState: Mutex<[UInt64]>
+    /// The most pages the domain may hold (`maxmem`).
+    public let maxPages: Int
+    /// Frames the guest gave back while still mapped: freed when their last reference goes (as Xen).
+    var pendingRelease: Set<UInt64> = []
+    /// Guards page types, reference counts and the P2M of this domain's frames.
+    let mmuLock = Mutex<Void>(())
     /// The shared_info frame: the domain's, but not in its p2m (as on Xen).
     public let sharedInfoMFN: UInt64
     public let console = DomainConsole()
@@ -55,10 +62,6 @@ public final class Domain: @unchecked Sendable {
     var systemTimeOffset: Int64 = 0
     /// Whether privileged instructions beyond Xen's set (cli/sti/hlt) are trapped and emulated.
     public let emulatePrivileged: Bool
-    /// Frames of the bootstrap page tables: never mappable writable (set by `setVCPUContext`).
-    var pageTableFrames: Set<UInt64> = []
-    /// Frames in use as GDT pages (`set_gdt`): never mappable writable.
-    let descriptorFrames = Mutex<Set<UInt64>>([])
 
     private let stateLock = Mutex<DomainState>(.created)
     private let crashLock = Mutex<CrashReport?>(nil)
@@ -66,13 +69,14 @@ public final class Domain: @unchecked Sendable {
     private let finished = DispatchGroup()
 
     init(id: UInt16, name: String, handle: [UInt8], memory: MachineMemory, p2m: [UInt64], sharedInfoMFN: UInt64, vcpuCount: Int,
-         emulatePrivileged: Bool = false) {
+         emulatePrivileged: Bool = false, maxPages: Int? = nil) {
         self.emulatePrivileged = emulatePrivileged
+        self.maxPages = max(maxPages ?? p2m.count, p2m.count)
         self.id = id
         self.name = name
         self.handle = handle
         self.memory = memory
-        self.p2m = p2m
+        self.p2mState = Mutex(p2m)
         self.sharedInfoMFN = sharedInfoMFN
         self.vcpus = (0..<vcpuCount).map { VCPU(id: $0, domain: self) }
         finished.enter()
@@ -81,8 +85,14 @@ public final class Domain: @unchecked Sendable {
     public var state: DomainState { stateLock.withLock { $0 } }
     /// The crash report, when the hypervisor ended the domain.
     public var crashReport: CrashReport? { crashLock.withLock { $0 } }
-    /// Number of pages of pseudo-physical memory.
-    public var nrPages: Int { p2m.count }
+    /// Pages of pseudo-physical address space (populated or not).
+    public var nrPages: Int { p2mState.withLock { $0.count } }
+    /// Pages the domain holds now (its populated PFNs).
+    public var populatedPages: Int { p2mState.withLock { $0.reduce(0) { $1 == PVLayout.invalidMFN ? $0 : $0 + 1 } } }
+    /// Machine frame behind `pfn`, or nil (out of range or ballooned out).
+    public func mfn(forPFN pfn: Int) -> UInt64? {
+        p2mState.withLock { p in pfn >= 0 && pfn < p.count && p[pfn] != PVLayout.invalidMFN ? p[pfn] : nil }
+    }
     /// "domain 3 (hello-c)", for messages.
     public var label: String { "domain \(id) (\(name))" }
 
@@ -95,6 +105,15 @@ public final class Domain: @unchecked Sendable {
     /// Waits at most `seconds`; true if the domain finished.
     public func waitUntilFinished(seconds: Double) -> Bool {
         finished.wait(timeout: .now() + seconds) == .success
+    }
+
+    /// Frees a frame the guest gave back once nothing references it any more. Called with `mmuLock` held.
+    func frameMaybeFree(_ mfn: UInt64) {
+        guard pendingRelease.contains(mfn), let pages = hypervisor?.frames.pages,
+              pages.typeCount[Int(mfn)] == 0, pages.mapCount[Int(mfn)] == 0 else { return }
+        pendingRelease.remove(mfn)
+        vm?.unmapFrames([mfn])
+        hypervisor?.frames.release([mfn], from: id)
     }
 
     /// Records the final state (first one wins) and asks every vCPU to stop.
@@ -149,7 +168,8 @@ public final class Domain: @unchecked Sendable {
         for v in vcpus { v.timer.cancel() }
         closeAllPorts()
         vm?.destroy()   // `vm` stays set: a late kick finds no live thread and does nothing
-        hypervisor?.frames.release(p2m + [sharedInfoMFN], from: id)
+        let held = p2m.filter { $0 != PVLayout.invalidMFN } + [sharedInfoMFN] + Array(pendingRelease)
+        hypervisor?.frames.release(held, from: id)
         hypervisor?.domainFinished(self)
         finished.leave()
     }

@@ -6,7 +6,7 @@ public struct DomainControl: Sendable {
     let hypervisor: Hypervisor
 
     /// Creates an empty domain with `pages` of RAM (allocated now) and a VM on the platform.
-    public func createDomain(name: String, pages: Int, vcpus: Int = 1, handle: [UInt8]? = nil,
+    public func createDomain(name: String, pages: Int, maxPages: Int? = nil, vcpus: Int = 1, handle: [UInt8]? = nil,
                              emulatePrivileged: Bool = false) throws(HypervisorError) -> Domain {
         guard pages > 0, vcpus == 1 else {
             throw HypervisorError(.EINVAL, "domain \"\(name)\"", "create",
@@ -19,7 +19,8 @@ public struct DomainControl: Sendable {
             for (pfn, mfn) in p2m.enumerated() { frames.setM2P(mfn: mfn, pfn: UInt64(pfn)) }
             let shared = mfns.last!
             let d = Domain(id: id, name: name, handle: handle ?? DomainControl.randomHandle(), memory: frames.memory,
-                           p2m: p2m, sharedInfoMFN: shared, vcpuCount: vcpus, emulatePrivileged: emulatePrivileged)
+                           p2m: p2m, sharedInfoMFN: shared, vcpuCount: vcpus, emulatePrivileged: emulatePrivileged,
+                           maxPages: maxPages)
             d.hypervisor = hypervisor
             // Xen's builder leaves every vCPU's events masked at entry.
             for v in 0..<SharedInfoLayout.legacyMaxVCPUs {
@@ -97,13 +98,18 @@ public struct DomainControl: Sendable {
         guard PVLayout.isCanonical(context.registers.rip), PVLayout.isCanonical(context.registers.rsp) else {
             throw HypervisorError(.EINVAL, domain.label, "set vcpu \(vcpu) context", "non-canonical rip or rsp")
         }
-        for slot in PVLayout.firstReservedL4Slot...PVLayout.lastReservedL4Slot {
-            domain.memory.writeWord(mfn: l4, offset: slot * 8, 0)
+        // As Xen's builder: the L4 is pinned (validating the whole bootstrap tree) and held as the base.
+        do throws(XenErrno) {
+            try domain.withMMU { (mmu) throws(XenErrno) in
+                guard !mmu.info.pinned[Int(l4)] else { return }
+                try mmu.getType(l4, .l4)
+                mmu.info.pinned[Int(l4)] = true
+                try mmu.getType(l4, .l4)
+            }
+        } catch {
+            throw HypervisorError(error, domain.label, "set vcpu \(vcpu) context",
+                                  "the page tables under L4 frame 0x\(String(l4, radix: 16)) do not validate")
         }
-        for (slot, entry) in hypervisor.platform.hypervisorL4Entries() {
-            domain.memory.writeWord(mfn: l4, offset: slot * 8, entry)
-        }
-        domain.pageTableFrames = DomainControl.tableFrames(domain, l4: l4)
         domain.vcpus[vcpu].context = context
     }
 
@@ -133,31 +139,11 @@ public struct DomainControl: Sendable {
         }
     }
 
-    /// Every frame the page-table tree under `l4` uses as a table (the L4 itself, L3s, L2s, L1s),
-    /// following only entries that point at the domain's own frames (the hypervisor's slots are skipped).
-    static func tableFrames(_ domain: Domain, l4: UInt64) -> Set<UInt64> {
-        var found: Set<UInt64> = [l4]
-        var level: [UInt64] = [l4]
-        for depth in stride(from: 4, to: 1, by: -1) {
-            var next: [UInt64] = []
-            for table in level {
-                for i in 0..<512 where !(depth == 4 && i >= PVLayout.firstReservedL4Slot && i <= PVLayout.lastReservedL4Slot) {
-                    guard let e = domain.memory.readWord(mfn: table, offset: i * 8), e & PTE.present != 0, e & PTE.pageSize == 0 else { continue }
-                    let mfn = (e & PTE.addressMask) >> 12
-                    guard domain.p2m.contains(mfn), found.insert(mfn).inserted else { continue }
-                    next.append(mfn)
-                }
-            }
-            level = next
-        }
-        return found
-    }
-
     private func frame(_ domain: Domain, pfn: Int, _ op: String) throws(HypervisorError) -> UInt64 {
-        guard pfn >= 0, pfn < domain.p2m.count else {
-            throw HypervisorError(.EINVAL, domain.label, "\(op) pfn \(pfn)", "outside its \(domain.p2m.count) pages")
+        guard let mfn = domain.mfn(forPFN: pfn) else {
+            throw HypervisorError(.EINVAL, domain.label, "\(op) pfn \(pfn)", "outside its \(domain.nrPages) pages or not populated")
         }
-        return domain.p2m[pfn]
+        return mfn
     }
 
     static func randomHandle() -> [UInt8] {

@@ -10,6 +10,8 @@ public final class FrameTable: Sendable {
     public static let free: UInt16 = 0xffff
 
     public let memory: MachineMemory
+    /// Types and reference counts of every frame (the PV MMU).
+    let pages: PageInfo
     /// Frames [0, m2pFrames) hold the M2P table (owned by DOMID_XEN).
     public let m2pFrames: Int
     private struct State {
@@ -20,6 +22,7 @@ public final class FrameTable: Sendable {
 
     public init(memory: MachineMemory) {
         self.memory = memory
+        self.pages = PageInfo(frames: memory.frameCount)
         let m2pBytes = memory.frameCount * 8
         // Round the M2P up to 2 MiB so the platform may map it with large pages.
         let m2pFrames = ((m2pBytes + (2 << 20) - 1) / (2 << 20)) * 512
@@ -63,7 +66,10 @@ public final class FrameTable: Sendable {
 
     /// Returns frames to the free pool, punching them out of the memfd so the host gets the memory back.
     public func release(_ mfns: [UInt64], from domain: UInt16) {
-        for mfn in mfns { setM2P(mfn: mfn, pfn: PVLayout.invalidM2PEntry) }
+        for mfn in mfns {
+            setM2P(mfn: mfn, pfn: PVLayout.invalidM2PEntry)
+            pages.reset(mfn)
+        }
         // One hole per run of consecutive frames: a domain's frames are mostly contiguous.
         for run in FrameTable.runs(mfns) { memory.release(run) }
         state.withLock { s in

@@ -8,24 +8,51 @@ enum MMUExtCommand: UInt32 {
 }
 
 extension Domain {
-    /// `mmuext_op(ops, count, pdone, foreigndom)` (26), the part that exists before the PV MMU:
-    /// MMUEXT_NEW_USER_BASEPTR with the kernel's own L4 (or 0 for none: guest user mode then shares the
-    /// kernel's page tables, as XTF runs), and the TLB flushes (the host drops stale translations).
-    /// Other commands answer -ENOSYS until page types and pinning exist. Processing stops at the first
-    /// error; `pdone` (if not NULL) receives the number done.
-    func mmuextOp(_ vcpu: VCPU, list: UInt64, count: UInt64, done: UInt64, foreignDomain: UInt64) throws(XenErrno) -> UInt64 {
+    /// `mmuext_op(ops, count, pdone, foreigndom)` (26): pinning, base pointers and TLB flushes, in order,
+    /// stopping at the first error. `pdone` (if not NULL) receives the number done.
+    func mmuextOp(_ vcpu: VCPU, list: UInt64, count rawCount: UInt64, done: UInt64, foreignDomain: UInt64) throws(XenErrno) -> UInt64 {
+        try checkForeignDomain(foreignDomain)
+        let count = rawCount & ~MMULayout.preemptedFlag
+        guard count <= MMULayout.maximumRequests else { throw .EINVAL }
         let space = vcpu.addressSpace
-        let n = count & 0x7fff_ffff
-        guard foreignDomain & 0xffff == UInt64(DomainID.this) || foreignDomain & 0xffff == UInt64(id) else { throw .EPERM }
         var completed: UInt32 = 0
         defer { if done != 0 { try? space.store(completed, at: done) } }
-        for i in 0..<n {
-            let op = list &+ i * 24
+        for i in 0..<count {
+            let op = list &+ i * UInt64(MMULayout.extSize)
             let raw = try space.load(UInt32.self, at: op)
             let arg1 = try space.load(UInt64.self, at: op + 8)
             switch MMUExtCommand(rawValue: raw) {
+            case .pinL1, .pinL2, .pinL3, .pinL4:
+                // Pinning takes a type reference and keeps it, validating the table (recursively) now.
+                try withMMU { (mmu) throws(XenErrno) in
+                    guard mmu.owns(arg1), arg1 < UInt64(mmu.info.count), !mmu.info.pinned[Int(arg1)] else { throw .EINVAL }
+                    try mmu.getType(arg1, .table(Int(raw) + 1))
+                    mmu.info.pinned[Int(arg1)] = true
+                }
+            case .unpin:
+                try withMMU { (mmu) throws(XenErrno) in
+                    guard mmu.owns(arg1), arg1 < UInt64(mmu.info.count), mmu.info.pinned[Int(arg1)] else { throw .EINVAL }
+                    mmu.info.pinned[Int(arg1)] = false
+                    mmu.putType(arg1)
+                }
+                vcpu.pv.dirty.insert(.translations)
+            case .newBasePtr:
+                // The guest cannot load CR3 itself: this is the only way, and only to a pinned L4.
+                try withMMU { (mmu) throws(XenErrno) in
+                    guard mmu.owns(arg1), arg1 < UInt64(mmu.info.count), mmu.info.pinned[Int(arg1)], mmu.type(arg1) == .l4 else { throw .EINVAL }
+                    try mmu.getType(arg1, .l4)
+                    mmu.putType(vcpu.context.kernelL4)
+                }
+                vcpu.context.kernelL4 = arg1
+                vcpu.pv.dirty.insert(.baseTable)
             case .newUserBasePtr:
-                guard arg1 == 0 || arg1 == vcpu.context.kernelL4 else { throw .EINVAL }
+                try withMMU { (mmu) throws(XenErrno) in
+                    if arg1 != 0 {
+                        guard mmu.owns(arg1), arg1 < UInt64(mmu.info.count), mmu.info.pinned[Int(arg1)], mmu.type(arg1) == .l4 else { throw .EINVAL }
+                        try mmu.getType(arg1, .l4)
+                    }
+                    if vcpu.pv.userL4 != 0 { mmu.putType(vcpu.pv.userL4) }
+                }
                 vcpu.pv.userL4 = arg1
             case .tlbFlushLocal, .invlpgLocal, .tlbFlushAll, .invlpgAll:
                 vcpu.pv.dirty.insert(.translations)

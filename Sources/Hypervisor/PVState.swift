@@ -32,6 +32,8 @@ public struct ArchDirty: OptionSet, Sendable {
     public static let translations = ArchDirty(rawValue: 1 << 3)
     /// The guest's GDT frames changed (`set_gdt`).
     public static let descriptorTables = ArchDirty(rawValue: 1 << 4)
+    /// The page-table base changed (NEW_BASEPTR, or a switch between kernel and user L4).
+    public static let baseTable = ArchDirty(rawValue: 1 << 5)
 }
 
 /// The paravirtual CPU state Xen keeps per vCPU for an x86-64 PV guest. Owned by the vCPU's thread.

@@ -19,6 +19,10 @@ public protocol VirtualMachine: AnyObject, Sendable {
     func destroy()
     /// Guest system time (what the guest's pvclock reads) minus the host's monotonic clock, in ns.
     var systemTimeOffset: Int64 { get }
+    /// Makes frames the domain was given reachable by its guest-physical window.
+    func mapFrames(_ mfns: [UInt64]) throws(HypervisorError)
+    /// Makes frames the domain gave back unreachable again (before they are freed).
+    func unmapFrames(_ mfns: [UInt64])
 }
 
 /// The state a vCPU starts in (the part of Xen's `vcpu_guest_context` this hypervisor uses so far).

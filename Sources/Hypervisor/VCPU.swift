@@ -84,10 +84,18 @@ public final class VCPU: @unchecked Sendable {
         scratch.deallocate()
     }
 
-    /// The guest's address space as this vCPU sees it.
+    /// The guest's address space as this vCPU sees it now (the user L4 in guest user mode).
     @inline(__always) var addressSpace: GuestAddressSpace {
+        GuestAddressSpace(memory: domain.memory, l4: currentL4)
+    }
+
+    /// The guest kernel's address space.
+    @inline(__always) var kernelAddressSpace: GuestAddressSpace {
         GuestAddressSpace(memory: domain.memory, l4: context.kernelL4)
     }
+
+    /// The L4 the CPU should use now: CR3.
+    public var currentL4: UInt64 { pv.kernelMode || pv.userL4 == 0 ? context.kernelL4 : pv.userL4 }
 
     /// Hypercall counts by number, nonzero ones only (the key `nil` collects numbers ≥ 64).
     public var hypercallCounts: [(number: UInt64?, count: UInt64)] {

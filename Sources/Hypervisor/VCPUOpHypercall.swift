@@ -53,7 +53,7 @@ extension Domain {
     /// Once per vCPU; the structure must not cross a page; current contents move with it.
     func registerVCPUInfo(_ v: VCPU, mfn: UInt64, offset: Int) throws(XenErrno) -> UInt64 {
         guard offset >= 0, offset + VCPUInfoLayout.size <= 4096, offset & 7 == 0 else { throw .EINVAL }
-        guard hypervisor?.frames.owner(of: mfn) == id, !pageTableFrames.contains(mfn) else { throw .EINVAL }
+        guard try withMMU({ (mmu) throws(XenErrno) in mmu.owns(mfn) && mmu.type(mfn).level == nil }) else { throw .EINVAL }
         let old = v.vcpuInfo
         guard old.mfn == sharedInfoMFN else { throw .EBUSY }
         var bytes = [UInt8](repeating: 0, count: VCPUInfoLayout.size)

@@ -97,6 +97,10 @@ extension KVMVCPU {
             let r = ckvm_set_pv_segments(fd, pv.fsBase, pv.activeGSBase, pv.shadowGSBase, pv.taskSwitched ? 1 : 0)
             if r < 0 { failure = "loading segment bases: \(HypervisorError.hostErrnoName(-r))" }
         }
+        if dirty.contains(.baseTable) {
+            let r = ckvm_set_cr3(fd, vcpu.currentL4 << 12)
+            if r < 0 { failure = "loading a new page-table base: \(HypervisorError.hostErrnoName(-r))" }
+        }
         if dirty.contains(.timeArea) {
             let r = ckvm_set_pvclock(fd, vcpu.timeAreaAddress)
             if r < 0 { failure = "moving the pvclock: \(HypervisorError.hostErrnoName(-r))" }

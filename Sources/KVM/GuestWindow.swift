@@ -32,6 +32,20 @@ final class GuestWindow: @unchecked Sendable {
 
     deinit { munmap(base, size) }
 
+    /// Maps frames given to the domain after it was built (ballooning in).
+    func mapFrames(_ memory: MachineMemory, _ frames: [UInt64], label: String) throws(HypervisorError) {
+        for run in FrameTable.runs(frames) { try map(memory, run: run, prot: PROT_READ | PROT_WRITE, label: label) }
+    }
+
+    /// Makes frames unreachable again: the guest-physical pages fault in KVM_RUN instead of reaching
+    /// memory that is about to belong to someone else (remapping under a live VM is coherent here).
+    func unmapFrames(_ frames: [UInt64]) {
+        for run in FrameTable.runs(frames) {
+            _ = mmap(base + (Int(run.lowerBound) << 12), run.count << 12, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0)
+        }
+    }
+
     private func map(_ memory: MachineMemory, run: Range<UInt64>, prot: Int32, label: String) throws(HypervisorError) {
         let offset = Int(run.lowerBound) << 12
         let length = run.count << 12

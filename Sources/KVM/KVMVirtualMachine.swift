@@ -61,6 +61,14 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
         stub.mapGDT(frames)
     }
 
+    func mapFrames(_ mfns: [UInt64]) throws(HypervisorError) {
+        try window.mapFrames(platform.frames.memory, mfns, label: label)
+    }
+
+    func unmapFrames(_ mfns: [UInt64]) {
+        window.unmapFrames(mfns)
+    }
+
     /// Called once, after every vCPU thread has ended. `vcpus` stays as it is so a late kick is harmless.
     func destroy() {
         vcpus.forEach { $0.close() }

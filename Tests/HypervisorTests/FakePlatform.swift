@@ -21,6 +21,10 @@ final class FakeVM: VirtualMachine, @unchecked Sendable {
     func start(_ vcpu: VCPU) throws(HypervisorError) { started.append(vcpu.id) }
     func kick(_ vcpu: VCPU) { kicks += 1 }
     func destroy() { destroyed = true }
+    var mapped: [UInt64] = []
+    var unmapped: [UInt64] = []
+    func mapFrames(_ mfns: [UInt64]) throws(HypervisorError) { mapped += mfns }
+    func unmapFrames(_ mfns: [UInt64]) { unmapped += mfns }
 }
 
 /// A hypervisor on the fake platform with a small machine memory.

@@ -276,12 +276,12 @@ import Testing
         return r.regs
     }
 
-    @Test func newUserBasePointerTakesOnlyTheKernelsL4ForNow() throws {
+    @Test func newUserBasePointerNeedsAPinnedL4() throws {
         let g = try TinyGuest()
         try g.pokeWords(page: 6, [15, g.domain.p2m[5], 0])
         #expect(g.call(26, g.va(page: 6), 1, 0, UInt64(DomainID.this)).rax == neg(22))
-        try g.pokeWords(page: 6, [0, g.domain.p2m[0], 0])                           // PIN_L1: comes with the PV MMU
-        #expect(g.call(26, g.va(page: 6), 1, 0, UInt64(DomainID.this)).rax == neg(38))
+        try g.pokeWords(page: 6, [0, g.domain.p2m[0], 0])                           // PIN_L1 of the L4: a type conflict
+        #expect(g.call(26, g.va(page: 6), 1, 0, UInt64(DomainID.this)).rax == neg(22))
         try g.pokeWords(page: 6, [15, g.domain.p2m[0], 0])
         var foreign = CPURegisters(); foreign.rax = 26; foreign.rdi = g.va(page: 6); foreign.rsi = 1; foreign.r10 = 0x1234
         _ = g.domain.hypercall(g.vcpu, &foreign)

@@ -39,6 +39,8 @@ int ckvm_setup_pv_vcpu(int vcpu, const struct kvm_cpuid2 *cpuid, const struct ck
 
 /// Loads the PV vCPU's segment bases (FS, active GS, shadow GS) and CR0.TS; -errno on failure.
 int ckvm_set_pv_segments(int vcpu, uint64_t fs_base, uint64_t gs_base, uint64_t shadow_gs_base, int task_switched);
+/// Loads CR3 (a new guest page-table base); -errno on failure.
+int ckvm_set_cr3(int vcpu, uint64_t cr3);
 /// Points KVM's kvmclock (a pvclock byte-identical to Xen's vcpu_time_info) at guest-physical `gpa`
 /// (MSR_KVM_SYSTEM_TIME_NEW); -errno on failure.
 int ckvm_set_pvclock(int vcpu, uint64_t gpa);

@@ -1,0 +1,75 @@
+import HyperABI
+
+/// `mmu_update` commands (low 3 bits of `ptr`).
+enum MMUUpdateCommand: UInt64 {
+    case normalPTUpdate = 0
+    case machphysUpdate = 1
+    case ptUpdatePreserveAD = 2
+    case ptUpdateNoTranslate = 3
+}
+
+/// Layouts of the PV MMU's hypercall arguments.
+public enum MMULayout {
+    /// `struct mmu_update`: ptr u64 @0 (machine address | command), val u64 @8.
+    public static let updateSize = 16
+    /// `struct mmuext_op`: cmd u32 @0, arg1 u64 @8, arg2 u64 @16.
+    public static let extSize = 24
+    /// Set in `count` by a preempted call being continued (MMU_UPDATE_PREEMPTED).
+    public static let preemptedFlag: UInt64 = 0x8000_0000
+    /// Requests handled per call; a longer list is refused (Xen would preempt and continue).
+    public static let maximumRequests: UInt64 = 65536
+}
+
+extension Domain {
+    /// Checks `foreigndom`: this version manages only the caller's own frames (DOMID_SELF or its id).
+    func checkForeignDomain(_ foreign: UInt64) throws(XenErrno) {
+        let fd = UInt16(truncatingIfNeeded: foreign), pfd = foreign >> 16 & 0xffff
+        guard fd == DomainID.this || fd == id, pfd == 0 else { throw .EPERM }
+    }
+
+    /// `mmu_update(reqs, count, pdone, foreigndom)` (1): checked writes of page-table entries (and M2P
+    /// updates), in order, stopping at the first error, which is returned. `pdone` (if not NULL) receives
+    /// the number done. An entry in a page-table frame is validated for its level (Xen's mod_lN_entry);
+    /// a frame with no page-table type is written plainly, as Xen does for ordinary pages of the owner.
+    func mmuUpdate(_ vcpu: VCPU, list: UInt64, count rawCount: UInt64, done: UInt64, foreign: UInt64) throws(XenErrno) -> UInt64 {
+        try checkForeignDomain(foreign)
+        let count = rawCount & ~MMULayout.preemptedFlag
+        guard count <= MMULayout.maximumRequests else { throw .EINVAL }
+        let space = vcpu.addressSpace
+        var completed: UInt32 = 0
+        defer {
+            if done != 0 { try? space.store(completed, at: done) }
+            if completed > 0 { vcpu.pv.dirty.insert(.translations) }
+        }
+        for i in 0..<count {
+            let req = list &+ i * UInt64(MMULayout.updateSize)
+            let ptr = try space.load(UInt64.self, at: req)
+            let val = try space.load(UInt64.self, at: req + 8)
+            let address = ptr & ~7, mfn = address >> 12, slot = Int(address & 4095) / 8
+            switch MMUUpdateCommand(rawValue: ptr & 7) {
+            case .normalPTUpdate, .ptUpdateNoTranslate, .ptUpdatePreserveAD:
+                try withMMU { (mmu) throws(XenErrno) in
+                    guard mmu.owns(mfn), mfn != sharedInfoMFN else { throw .EINVAL }
+                    switch mmu.type(mfn) {
+                    case .l1, .l2, .l3, .l4:
+                        try mmu.updateEntry(table: mfn, level: mmu.type(mfn).level!, slot: slot, new: val,
+                                            preserveAD: ptr & 7 == MMUUpdateCommand.ptUpdatePreserveAD.rawValue)
+                    case .none, .writable:
+                        memory.writeWord(mfn: mfn, offset: slot * 8, val)
+                    case .segmentDescriptors:
+                        throw .EINVAL
+                    }
+                }
+            case .machphysUpdate:
+                try withMMU { (mmu) throws(XenErrno) in
+                    guard mmu.owns(mfn), val < UInt64(maxPages) else { throw .EINVAL }
+                    hypervisor?.frames.setM2P(mfn: mfn, pfn: val)
+                }
+            case nil:
+                throw .ENOSYS
+            }
+            completed += 1
+        }
+        return 0
+    }
+}
