@@ -55,6 +55,8 @@ extension Domain {
             case .blocked: return block(vcpu, &regs) && deliverEvents(vcpu, &regs) ? .resume(regs) : .stop
             case .bounce(let v, let e): vector = v; errorCode = e
             }
+        case 14 where emulatePageTableWrite(vcpu, &regs, address: cr2, errorCode: frame.errorCode):
+            return deliverEvents(vcpu, &regs) ? .resume(regs) : .stop
         case 14:
             // The guest reads CR2 from vcpu_info.arch.cr2; U/S says whether the guest was in user mode.
             let info = vcpu.vcpuInfo

@@ -8,6 +8,18 @@ enum MMUExtCommand: UInt32 {
 }
 
 extension Domain {
+    /// MMUEXT_NEW_BASEPTR (and a trapped `mov %cr3` in emulate mode): the guest cannot load CR3 itself,
+    /// this is the only way, and only to a pinned L4. The base holds a type reference of its own.
+    func switchBase(_ vcpu: VCPU, to l4: UInt64) throws(XenErrno) {
+        try withMMU { (mmu) throws(XenErrno) in
+            guard mmu.owns(l4), l4 < UInt64(mmu.info.count), mmu.info.pinned[Int(l4)], mmu.type(l4) == .l4 else { throw .EINVAL }
+            try mmu.getType(l4, .l4)
+            mmu.putType(vcpu.context.kernelL4)
+        }
+        vcpu.context.kernelL4 = l4
+        vcpu.pv.dirty.insert(.baseTable)
+    }
+
     /// `mmuext_op(ops, count, pdone, foreigndom)` (26): pinning, base pointers and TLB flushes, in order,
     /// stopping at the first error. `pdone` (if not NULL) receives the number done.
     func mmuextOp(_ vcpu: VCPU, list: UInt64, count rawCount: UInt64, done: UInt64, foreignDomain: UInt64) throws(XenErrno) -> UInt64 {
@@ -37,14 +49,7 @@ extension Domain {
                 }
                 vcpu.pv.dirty.insert(.translations)
             case .newBasePtr:
-                // The guest cannot load CR3 itself: this is the only way, and only to a pinned L4.
-                try withMMU { (mmu) throws(XenErrno) in
-                    guard mmu.owns(arg1), arg1 < UInt64(mmu.info.count), mmu.info.pinned[Int(arg1)], mmu.type(arg1) == .l4 else { throw .EINVAL }
-                    try mmu.getType(arg1, .l4)
-                    mmu.putType(vcpu.context.kernelL4)
-                }
-                vcpu.context.kernelL4 = arg1
-                vcpu.pv.dirty.insert(.baseTable)
+                try switchBase(vcpu, to: arg1)
             case .newUserBasePtr:
                 try withMMU { (mmu) throws(XenErrno) in
                     if arg1 != 0 {

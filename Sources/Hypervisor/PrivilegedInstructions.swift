@@ -102,7 +102,13 @@ struct GuestPrivilegedContext: PrivilegedContext {
     }
 
     mutating func writeCR(_ n: Int, _ value: UInt64) -> Bool {
-        guard n == 0 else { return false }                       // CR3 switches come with the PV MMU
+        if n == 3 {
+            // Trap-and-emulate mode only: a base-pointer switch validated exactly as MMUEXT_NEW_BASEPTR.
+            guard emulateAll else { return false }
+            do throws(XenErrno) { try domain.switchBase(vcpu, to: value >> 12) } catch { return false }
+            return true
+        }
+        guard n == 0 else { return false }
         // Only TS may change (as Xen), everything else must be written back as it reads.
         guard value & ~UInt64(0x8) == 0x8005_0033 else { return false }
         vcpu.pv.taskSwitched = value & 0x8 != 0

@@ -187,3 +187,72 @@ import Testing
         }
     }
 }
+
+@Suite struct WritablePageTableTests {
+    let t = MMUTests()
+
+    /// A guest whose L1 (pfn 3) is also mapped read-only at VA 0x414000, with a #PF handler.
+    func guest(assist: Bool) throws -> TinyGuest {
+        let g = try TinyGuest(pages: 12)
+        #expect(try t.update(g, [(g.domain.p2m[3] << 12 | 20 * 8, g.domain.p2m[3] << 12 | 0x25)]).0 == 0)
+        try g.setTraps([(14, 0, 0x40_5000)])
+        if assist { #expect(g.call(21, 0, 2).rax == 0) }                        // VMASST_TYPE_writable_pagetables
+        return g
+    }
+
+    func fault(_ g: TinyGuest, code: [UInt8], slot: Int, regs: CPURegisters) -> TrapResult {
+        try! g.poke(page: 0, offset: 0x100, code)
+        let address = 0x41_4000 + UInt64(slot * 8)
+        let frame = ExceptionFrame(vector: 14, errorCode: 7, rip: 0x40_0100, cs: 0xe033, rflags: 0x246, rsp: 0x40_3ff0, ss: 0xe02b)
+        var r = regs
+        r.rdi = address
+        return g.domain.exception(g.vcpu, frame, cr2: address, registers: r)
+    }
+
+    @Test func aDirectPTEStoreIsValidatedAndApplied() throws {
+        let g = try guest(assist: true)
+        let page6 = g.domain.p2m[4 + 6]
+        var regs = CPURegisters()
+        regs.rax = page6 << 12 | 0x23                                            // P | RW | A (U is forced)
+        guard case .resume(let r) = fault(g, code: [0x48, 0x89, 0x07], slot: 21, regs: regs) else { Issue.record("not emulated"); return }
+        #expect(r.rip == 0x40_0103)
+        #expect(try g.vcpu.addressSpace.translate(0x41_5000, write: true).get().mfn == page6)
+        #expect(t.counts(g, page6) == (.writable, 2, 2))
+        #expect(g.vcpu.pv.dirty.contains(.translations))
+        // lock cmpxchg %rdx,(%rdi) with the right expected value clears it again, and sets ZF.
+        regs.rax = page6 << 12 | 0x27
+        regs.rdx = 0
+        guard case .resume(let c) = fault(g, code: [0xf0, 0x48, 0x0f, 0xb1, 0x17], slot: 21, regs: regs) else { Issue.record("cmpxchg"); return }
+        #expect(c.rip == 0x40_0105 && c.rflags & 0x40 != 0)
+        #expect(t.counts(g, page6) == (.writable, 1, 1))
+    }
+
+    @Test func aBadEntryOrNoAssistIsAFaultForTheGuest() throws {
+        var regs = CPURegisters()
+        let g = try guest(assist: true)
+        regs.rax = 0x7777 << 12 | 0x27                                           // a frame it does not own
+        guard case .resume(let r) = fault(g, code: [0x48, 0x89, 0x07], slot: 21, regs: regs) else { return }
+        #expect(r.rip == 0x40_5000)                                              // the #PF went to its handler
+        regs.rax = g.domain.p2m[2] << 12 | 0x27                                  // its L2, writable
+        guard case .resume(let q) = fault(g, code: [0x48, 0x89, 0x07], slot: 21, regs: regs) else { return }
+        #expect(q.rip == 0x40_5000)
+        let h = try guest(assist: false)
+        regs.rax = h.domain.p2m[4 + 6] << 12 | 0x23
+        guard case .resume(let s) = fault(h, code: [0x48, 0x89, 0x07], slot: 21, regs: regs) else { return }
+        #expect(s.rip == 0x40_5000)
+        #expect(h.domain.memory.readWord(mfn: h.domain.p2m[3], offset: 21 * 8) == 0)
+    }
+
+    @Test func storeDecoding() {
+        let regs: (Int) -> UInt64 = { UInt64($0) * 0x100 }
+        #expect(PageTableStore.decode([0x48, 0x89, 0x07], register: regs) == PageTableStore(kind: .move(0), size: 8, length: 3))
+        #expect(PageTableStore.decode([0x4c, 0x89, 0x44, 0x24, 0x08], register: regs) == PageTableStore(kind: .move(0x800), size: 8, length: 5))
+        #expect(PageTableStore.decode([0x89, 0x0d, 1, 2, 3, 4], register: regs) == PageTableStore(kind: .move(0x100), size: 4, length: 6))
+        #expect(PageTableStore.decode([0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0xff], register: regs) == PageTableStore(kind: .move(UInt64.max), size: 8, length: 7))
+        #expect(PageTableStore.decode([0x48, 0x87, 0x1e], register: regs) == PageTableStore(kind: .exchange(register: 3), size: 8, length: 3))
+        #expect(PageTableStore.decode([0xf0, 0x48, 0x0f, 0xb1, 0x17], register: regs) == PageTableStore(kind: .compareExchange(register: 2), size: 8, length: 5))
+        #expect(PageTableStore.decode([0x48, 0x89, 0xc7], register: regs) == nil)          // register form
+        #expect(PageTableStore.decode([0x48, 0x8b, 0x07], register: regs) == nil)          // a load
+        #expect(PageTableStore.decode([0x48, 0x89], register: regs) == nil)                // truncated
+    }
+}
