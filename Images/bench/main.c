@@ -15,6 +15,11 @@
  *   fputs    fpu_taskswitch(1) then fpu_taskswitch(0): the same work by hypercalls
  *   wrmsr    wrmsr of FS_BASE: a trapped, emulated instruction
  *   segbase  set_segment_base(SEGBASE_FS): the same work by hypercall
+ *   mmu<B>   n PTE updates by mmu_update in batches of B (mmu1, mmu16, mmu256, mmu4096): one PTE of a
+ *            scratch page toggled between two frames; after each batch the guest reads through the
+ *            mapping at CPL 3 and checks it sees the right frame (the update is visible at once)
+ *   ptwr     the same n updates as direct stores into the (read-only) page table: each faults and is
+ *            emulated by the hypervisor (VMASST_TYPE_writable_pagetables), the trapped alternative
  * (clts and fputs count one operation per CR0.TS clear; the set is done by hypercall in both.)
  */
 #include <guestkit/guestkit.h>
@@ -92,9 +97,114 @@ static void map_shared_info(void)
     }
 }
 
+/* ---- PTE updates ------------------------------------------------------------------- */
+
+static uint8_t scratch[4096] __attribute__((aligned(4096)));
+static uint8_t other[4096] __attribute__((aligned(4096)));
+static struct { uint64_t ptr, val; } reqs[4096];
+
+/* The read-only M2P, where XENMEM_machphys_mapping says it is (Xen's ABI lets it move). */
+static const uint64_t *m2p(void)
+{
+    static const uint64_t *where;
+    if (!where) {
+        uint64_t mapping[3] = { 0xffff800000000000ULL, 0, 0 };
+        _hypercall2(__HYPERVISOR_memory_op, 12 /* XENMEM_machphys_mapping */, mapping);
+        where = (const uint64_t *)mapping[0];
+    }
+    return where;
+}
+static uint64_t va_of_table(uint64_t mfn) { return 0x400000 + m2p()[mfn] * 4096; }
+
+/* Machine frame of our own page `va`, from the p2m list. */
+static uint64_t mfn_of(const void *va)
+{
+    return ((const uint64_t *)gk_start_info->mfn_list)[((uint64_t)va - 0x400000) >> 12];
+}
+
+/* Machine address of the L1 entry mapping `va` (walking the bootstrap tables, mapped read-only). */
+static uint64_t pte_maddr(uint64_t va, uint64_t *pte_va)
+{
+    uint64_t table = gk_start_info->pt_base;
+    for (int level = 4; level > 1; level--) {
+        uint64_t e = ((const uint64_t *)table)[(va >> (12 + 9 * (level - 1))) & 511];
+        table = va_of_table((e & 0x000ffffffffff000ULL) >> 12);
+    }
+    uint64_t slot = (va >> 12) & 511;
+    *pte_va = table + slot * 8;
+    return (mfn_of((const void *)table) << 12) + slot * 8;
+}
+
+static void pte_updates(const char *mode, unsigned long n)
+{
+    uint64_t frames[2] = { mfn_of(scratch), mfn_of(other) };
+    ((volatile uint64_t *)other)[0] = 0xb0b0b0b0b0b0b0b0ULL;
+    ((volatile uint64_t *)scratch)[0] = 0xa0a0a0a0a0a0a0a0ULL;
+    uint64_t pte_va;
+    uint64_t ptr = pte_maddr((uint64_t)scratch, &pte_va);
+    int trapped = strcmp(mode, "ptwr") == 0;
+    unsigned long batch = trapped ? 1 : parse_number(mode + 2, 0, 1);
+    if (!trapped) {
+        const char *d = mode + 3;                 /* "mmu<B>" */
+        batch = 0;
+        while (*d >= '0' && *d <= '9')
+            batch = batch * 10 + (unsigned long)(*d++ - '0');
+    }
+    if (batch == 0 || batch > 4096) {
+        gk_printf("bench: bad batch in %s\n", mode);
+        gk_shutdown(SHUTDOWN_crash);
+    }
+    if (trapped && _hypercall2(__HYPERVISOR_vm_assist, 0 /* enable */, 2 /* writable_pagetables */) != 0) {
+        gk_printf("bench: vm_assist(writable_pagetables) refused\n");
+        gk_shutdown(SHUTDOWN_crash);
+    }
+    uint64_t t0 = now_ns();
+    unsigned long done = 0, k = 0;
+    while (done < n) {
+        unsigned long b = n - done < batch ? n - done : batch;
+        for (unsigned long i = 0; i < b; i++, k++) {
+            uint64_t val = (frames[k & 1] << 12) | 0x27;          /* P RW U A */
+            if (trapped) {
+                *(volatile uint64_t *)pte_va = val;              /* faults; emulated and validated */
+            } else {
+                reqs[i].ptr = ptr;
+                reqs[i].val = val;
+            }
+        }
+        if (!trapped) {
+            unsigned int ok = 0;
+            long rc = _hypercall4(__HYPERVISOR_mmu_update, reqs, b, &ok, DOMID_SELF);
+            if (rc != 0 || ok != b) {
+                gk_printf("bench: mmu_update failed: %ld after %u\n", rc, ok);
+                gk_shutdown(SHUTDOWN_crash);
+            }
+        }
+        done += b;
+        /* Read through the mapping at CPL 3: it must show the frame the last update installed. */
+        uint64_t want = ((k - 1) & 1) ? 0xb0b0b0b0b0b0b0b0ULL : 0xa0a0a0a0a0a0a0a0ULL;
+        if (((volatile uint64_t *)scratch)[0] != want) {
+            gk_printf("bench: stale mapping after %lu updates FAILED\n", done);
+            gk_shutdown(SHUTDOWN_crash);
+        }
+    }
+    uint64_t t1 = now_ns();
+    /* Leave the page mapped to its own frame. */
+    if (k & 1) {
+        reqs[0].ptr = ptr;
+        reqs[0].val = (frames[0] << 12) | 0x27;
+        _hypercall4(__HYPERVISOR_mmu_update, reqs, 1, NULL, DOMID_SELF);
+    }
+    gk_printf("bench: mode=%s n=%lu ns_per_op=%lu total_ns=%lu\n", mode, n, (unsigned long)((t1 - t0) / (n ? n : 1)),
+              (unsigned long)(t1 - t0));
+}
+
 static void timed(const char *mode, unsigned long n)
 {
     map_shared_info();
+    if (strncmp(mode, "mmu", 3) == 0 || strcmp(mode, "ptwr") == 0) {
+        pte_updates(mode, n);
+        return;
+    }
     uint64_t t0 = 0, t1;
     if (strcmp(mode, "cli") == 0) {
         t0 = now_ns();

@@ -68,8 +68,9 @@ extension Domain {
             try placeSharedInfo(at: gpfn)
             return 0
         case .machphysMapping:
-            try space.store(PVLayout.machphysVirtStart, at: arg)
-            try space.store(PVLayout.machphysVirtEnd, at: arg + 8)
+            let start = hypervisor?.platform.machphysVirtualAddress ?? PVLayout.machphysVirtStart
+            try space.store(start, at: arg)
+            try space.store(start + (PVLayout.machphysVirtEnd - PVLayout.machphysVirtStart), at: arg + 8)
             try space.store(UInt64(memory.frameCount - 1), at: arg + 16)
             return 0
         default:

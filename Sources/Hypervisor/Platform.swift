@@ -4,6 +4,9 @@ public protocol Platform: AnyObject, Sendable {
     var name: String { get }
     /// Entries the platform owns in L4 slots 256–271 of every guest L4: its stub and the read-only M2P.
     func hypervisorL4Entries() -> [(slot: Int, entry: UInt64)]
+    /// Where guests find the read-only M2P (XENMEM_machphys_mapping): Xen's address unless the platform
+    /// cannot map it there.
+    var machphysVirtualAddress: UInt64 { get }
     /// Creates the virtual machine that will run `domain`'s vCPUs.
     func createVM(for domain: Domain) throws(HypervisorError) -> any VirtualMachine
 }

@@ -22,6 +22,8 @@ public final class KVMPlatform: Platform {
         guard r == 0 else { throw HypervisorError(errno: -r, "kvm platform", "install the vCPU kick signal handler") }
     }
 
+    public var machphysVirtualAddress: UInt64 { UInt64(HV_M2P_VA) }
+
     public func hypervisorL4Entries() -> [(slot: Int, entry: UInt64)] { StubRegion.l4Entries }
 
     public func createVM(for domain: Domain) throws(HypervisorError) -> any VirtualMachine {

@@ -198,6 +198,25 @@ public struct Benchmarks {
         ]
     }
 
+    /// PTE updates through mmu_update in batches of 1, 16, 256 and 4096, each next to the null hypercall
+    /// measured in the same run, and the trapped alternative (direct stores emulated by the writable
+    /// page-tables assist) next to a batch of one. The guest checks every batch at CPL 3.
+    public func mmu(updates: Int = 4096) throws -> [BenchFigure] {
+        let null = try hypercall(calls: 5000, rounds: 1)[0].value
+        var figures: [BenchFigure] = []
+        var single = 0.0
+        for batch in [1, 16, 256, 4096] {
+            let perUpdate = try guestTimed(mode: "mmu\(batch)", operations: updates) / 1000
+            if batch == 1 { single = perUpdate }
+            figures.append(BenchFigure("mmu.update_batch\(batch)", value: perUpdate, unit: "us", baseline: null,
+                                       note: String(format: "per PTE update, %.0f updates/s; baseline: one null hypercall", 1e6 / perUpdate)))
+        }
+        let trapped = try guestTimed(mode: "ptwr", operations: min(updates, 1024)) / 1000
+        figures.append(BenchFigure("mmu.trapped_pte_write", value: trapped, unit: "us", baseline: single,
+                                   note: "a direct store into the page table, faulted and emulated, vs mmu_update of one entry"))
+        return figures
+    }
+
     /// Runs the bench image in `mode` and returns nanoseconds per operation (its total_ns / n).
     private func guestTimed(mode: String, operations: Int) throws -> Double {
         var config = DomainConfig(name: "bench-\(mode)", kernel: image, memoryBytes: memoryBytes, cmdline: "mode=\(mode) n=\(operations)")

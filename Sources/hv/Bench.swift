@@ -11,12 +11,13 @@ struct Bench: ParsableCommand {
         trap-vs-pv: the same privileged work trapped and emulated vs done the paravirtual way.
         evtchn: interdomain event round trip vs the platform floor and vs eventfd.
         timer: timer lateness vs a host thread's nanosleep.
+        mmu: PTE updates by mmu_update in batches of 1, 16, 256, 4096 vs the null hypercall; the trapped alternative.
         all: every benchmark.
         """)
 
-    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, all }
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, all }
 
-    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer or all.")
+    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu or all.")
     var name: Name
 
     @Option(help: "The bench guest image.")
@@ -41,6 +42,7 @@ struct Bench: ParsableCommand {
             if name == .trapVsPV || name == .all { figures += try bench.trapVersusPV() }
             if name == .evtchn || name == .all { figures += try bench.eventChannel(pingpongImage: defaultImagePath("pingpong")) }
             if name == .timer || name == .all { figures += try bench.timer(timerImage: defaultImagePath("timer")) }
+            if name == .mmu || name == .all { figures += try bench.mmu() }
         } catch {
             report("hv: bench \(name.rawValue): \(error)")
             throw ExitCode(1)

@@ -1,3 +1,4 @@
+import HyperABI
 import Testing
 @testable import Hypervisor
 import Synchronization
@@ -5,6 +6,7 @@ import Synchronization
 /// A platform that runs nothing: tests drive the core by calling its exit handlers directly.
 final class FakePlatform: Platform {
     let name = "fake"
+    let machphysVirtualAddress: UInt64 = PVLayout.machphysVirtStart
     let created = Atomic<Int>(0)
     func hypervisorL4Entries() -> [(slot: Int, entry: UInt64)] { [(257, 0xdead_b000 | 0x27)] }
     func createVM(for domain: Domain) throws(HypervisorError) -> any VirtualMachine {

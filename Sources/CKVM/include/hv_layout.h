@@ -10,8 +10,11 @@
 #define HV_DOORBELL_GPA        0x4040000000ULL   /* no memory slot: a store exits as KVM_EXIT_MMIO */
 #define HV_ZAP_GPA             0x4080000000ULL   /* a one-page slot added and removed to drop shadow pages */
 
-// Guest-virtual: L4 slot 256 holds the read-only M2P at Xen's address, slot 257 our stub.
-#define HV_M2P_L4_SLOT         256
+// Guest-virtual: slot 257 holds our stub, slot 258 the read-only M2P. Xen puts the M2P in slot 256
+// (0xffff800000000000), but this KVM (kvm_pvm) faults every guest access through L4 slot 256 (measured),
+// so it lives one slot up and XENMEM_machphys_mapping says where, as Xen's ABI provides for.
+#define HV_M2P_L4_SLOT         258
+#define HV_M2P_VA              0xffff810000000000ULL
 #define HV_STUB_L4_SLOT        257
 #define HV_STUB_VA             0xffff808000000000ULL
 
