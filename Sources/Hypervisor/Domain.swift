@@ -30,6 +30,22 @@ public enum DomainState: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// What a domain's memory is used for, in pages.
+public struct MemoryStats: Sendable, Equatable, CustomStringConvertible {
+    /// PFNs with a frame behind them.
+    public var populated: Int
+    /// Pages given back to the host (decrease_reservation) and not taken again.
+    public var balloonedOut: Int
+    /// Frames typed as page tables (L1–L4).
+    public var pageTables: Int
+    /// Pages shared with the hypervisor or other domains (shared_info; grants come later).
+    public var shared: Int
+
+    public var description: String {
+        "\(populated) pages populated, \(balloonedOut) ballooned out, \(pageTables) page-table pages, \(shared) shared"
+    }
+}
+
 /// A guest domain: its memory, vCPUs, console and lifecycle. Built and steered through `DomainControl`.
 public final class Domain: @unchecked Sendable {
     public let id: UInt16
@@ -44,6 +60,10 @@ public final class Domain: @unchecked Sendable {
     public let maxPages: Int
     /// Frames the guest gave back while still mapped: freed when their last reference goes (as Xen).
     var pendingRelease: Set<UInt64> = []
+    /// Pages given back and not taken again (for `memoryStats`).
+    let balloonedOut = Atomic<Int>(0)
+    /// The last statistics before the domain's frames were freed.
+    private let finalStats = Mutex<MemoryStats?>(nil)
     /// Guards page types, reference counts and the P2M of this domain's frames.
     let mmuLock = Mutex<Void>(())
     /// The shared_info frame: the domain's, but not in its p2m (as on Xen).
@@ -162,8 +182,18 @@ public final class Domain: @unchecked Sendable {
         if running.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { release() }
     }
 
+    /// Current memory use (the last figures once the domain is gone).
+    public var memoryStats: MemoryStats {
+        if let final = finalStats.withLock({ $0 }) { return final }
+        let frames = p2m.filter { $0 != PVLayout.invalidMFN }
+        let tables = hypervisor.map { hv in frames.filter { PageType(rawValue: hv.frames.pages.type[Int($0)])?.level != nil }.count } ?? 0
+        return MemoryStats(populated: frames.count, balloonedOut: balloonedOut.load(ordering: .relaxed), pageTables: tables, shared: 1)
+    }
+
     /// Frees the VM and every frame; the console log stays readable.
     func release() {
+        let stats = memoryStats
+        finalStats.withLock { $0 = stats }
         if !state.isFinal { end(.destroyed) }
         for v in vcpus { v.timer.cancel() }
         closeAllPorts()

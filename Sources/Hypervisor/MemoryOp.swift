@@ -104,6 +104,7 @@ extension Domain {
                 frames.release(mfns, from: id)
                 throw .ENOMEM
             }
+            _ = balloonedOut.subtract(min(pages, balloonedOut.load(ordering: .relaxed)), ordering: .relaxed)
             p2mState.withLock { p in
                 let needed = (pfns.max() ?? 0) + 1
                 if p.count < needed { p += [UInt64](repeating: PVLayout.invalidMFN, count: needed - p.count) }
@@ -133,6 +134,7 @@ extension Domain {
                 p2mState.withLock { $0[pfn] = PVLayout.invalidMFN }
                 frames.setM2P(mfn: m, pfn: PVLayout.invalidM2PEntry)
                 pendingRelease.insert(m)
+                balloonedOut.add(1, ordering: .relaxed)
                 frameMaybeFree(m)
             }
         }

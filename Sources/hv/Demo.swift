@@ -30,11 +30,11 @@ struct Demo: ParsableCommand {
         _ = try runDomains(toolstack, domains, prefixed: true, timeout: 60, quiet: true)
 
         step("3. What the hypervisor saw")
-        print("  id  name          state                 exit  hypercalls  exits  memory")
+        print("  id  name          state                 exit  hypercalls  exits  memory   populated  ballooned  page tables")
         for d in domains {
             let v = d.vcpus[0]
             let state = String(describing: d.state)
-            print("  \(pad(d.id, 2))  \(pad(d.name, 12))  \(pad(state, 20))  \(pad(ExitStatus.code(for: d.state), 4))  \(pad(v.hypercallTotal, 10))  \(pad(v.exits.load(ordering: .relaxed), 5))  \(d.nrPages >> 8) MiB")
+            print("  \(pad(d.id, 2))  \(pad(d.name, 12))  \(pad(state, 20))  \(pad(ExitStatus.code(for: d.state), 4))  \(pad(v.hypercallTotal, 10))  \(pad(v.exits.load(ordering: .relaxed), 5))  \(pad("\(d.nrPages >> 8) MiB", 7))  \(pad(d.memoryStats.populated, 9))  \(pad(d.memoryStats.balloonedOut, 9))  \(d.memoryStats.pageTables)")
         }
         for d in domains {
             for (nr, count) in d.vcpus[0].hypercallCounts {

@@ -122,7 +122,7 @@ func runDomains(_ toolstack: Toolstack, _ domains: [Domain], prefixed: Bool, tim
     if !quiet {
         for d in started {
             let calls = d.vcpus.reduce(0) { $0 + $1.hypercallTotal }
-            report("hv: \(d.label): \(d.state), \(calls) hypercalls, \(d.nrPages >> 8) MiB")
+            report("hv: \(d.label): \(d.state), \(calls) hypercalls, \(d.nrPages >> 8) MiB (\(d.memoryStats))")
         }
     }
     return status

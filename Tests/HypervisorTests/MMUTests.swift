@@ -166,6 +166,7 @@ import Testing
         #expect(hv.frames.freeFrames == free + 1)
         #expect(try update(g, [(d.p2m[3] << 12 | 9 * 8, 0)]).0 == 0)
         #expect(hv.frames.freeFrames == free + 2)
+        #expect(d.memoryStats.balloonedOut == 2 && d.memoryStats.populated == 14 && d.memoryStats.pageTables == 4)
         // current / maximum reservation.
         try g.pokeWords(page: 5, [selfDom])
         #expect(g.call(12, 3, g.va(page: 5)).rax == UInt64(16 - 2))
