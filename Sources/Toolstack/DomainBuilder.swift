@@ -16,8 +16,12 @@ public struct DomainConfig: Sendable {
     public var memoryBytes: Int
     public var cmdline: String
     public var privileged: Privileged
-    public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen) {
+    /// The most memory the domain may balloon up to (`maxmem`); nil = `memoryBytes`.
+    public var maxMemoryBytes: Int?
+    public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen,
+                maxMemoryBytes: Int? = nil) {
         self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
+        self.maxMemoryBytes = maxMemoryBytes
     }
 }
 
@@ -47,9 +51,13 @@ public struct DomainBuilder {
         }
         let pages = config.memoryBytes >> 12
         let layout = try BootLayout(virtBase: image.virtBase, kernelStart: image.kernelStart, kernelEnd: image.kernelEnd, nrPages: pages)
+        guard (config.maxMemoryBytes ?? config.memoryBytes) >= config.memoryBytes else {
+            throw .invalid(object: "domain \"\(config.name)\"", problem: "maxmem (\(config.maxMemoryBytes ?? 0) bytes) is below memory (\(config.memoryBytes) bytes)")
+        }
         let domain: Domain
         do {
-            domain = try control.createDomain(name: config.name, pages: pages, emulatePrivileged: config.privileged == .emulate)
+            domain = try control.createDomain(name: config.name, pages: pages, maxPages: (config.maxMemoryBytes ?? config.memoryBytes) >> 12,
+                                              emulatePrivileged: config.privileged == .emulate)
         } catch { throw .hypervisor(error) }
         do throws(HypervisorError) {
             try load(image, into: domain, layout: layout)

@@ -16,6 +16,9 @@ struct Run: ParsableCommand {
     @Option(help: "Memory of each domain (e.g. 64M).")
     var memory = ByteSize(bytes: 64 << 20)
 
+    @Option(help: "The most memory each domain may balloon up to (default: --memory).")
+    var maxmem: ByteSize?
+
     @Option(help: "Command line for the guests in start_info: once for all, or once per image, in order.")
     var cmdline: [String] = []
 
@@ -46,7 +49,8 @@ struct Run: ParsableCommand {
             let line = cmdline.count == images.count ? cmdline[i] : cmdline.first ?? ""
             do {
                 domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: line,
-                                                                 privileged: privileged == .emulate ? .emulate : .xen)))
+                                                                 privileged: privileged == .emulate ? .emulate : .xen,
+                                                                 maxMemoryBytes: maxmem?.bytes)))
             } catch {
                 report("hv: cannot create a domain from \(path): \(error)")
                 failed = true
