@@ -12,6 +12,7 @@
 #include <xen/callback.h>
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
+#include <xen/memory.h>
 
 #define CHECK_SIZE(t, n)     _Static_assert(sizeof(t) == (n), "sizeof " #t)
 #define CHECK_OFF(t, f, n)   _Static_assert(offsetof(t, f) == (n), #t "." #f)
@@ -144,6 +145,45 @@ CHECK_OFF(struct vcpu_register_vcpu_info, offset, 8);
 CHECK_SIZE(struct vcpu_get_physid, 8);
 CHECK_SIZE(struct vcpu_register_time_memory_area, 8);
 
+/* xen.h: the PV MMU */
+CHECK_SIZE(struct mmu_update, 16);
+CHECK_OFF(struct mmu_update, val, 8);
+CHECK_SIZE(struct mmuext_op, 24);
+CHECK_OFF(struct mmuext_op, arg1.mfn, 8);
+CHECK_OFF(struct mmuext_op, arg1.linear_addr, 8);
+CHECK_OFF(struct mmuext_op, arg2.nr_ents, 16);
+CHECK_OFF(struct mmuext_op, arg2.vcpumask, 16);
+CHECK_OFF(struct mmuext_op, arg2.src_mfn, 16);
+CHECK_SIZE(struct multicall_entry, 64);
+CHECK_OFF(struct multicall_entry, args, 16);
+
+/* memory.h */
+CHECK_SIZE(struct xen_memory_reservation, 32);
+CHECK_OFF(struct xen_memory_reservation, nr_extents, 8);
+CHECK_OFF(struct xen_memory_reservation, extent_order, 16);
+CHECK_OFF(struct xen_memory_reservation, mem_flags, 20);
+CHECK_OFF(struct xen_memory_reservation, domid, 24);
+CHECK_SIZE(struct xen_memory_exchange, 72);
+CHECK_OFF(struct xen_memory_exchange, out, 32);
+CHECK_OFF(struct xen_memory_exchange, nr_exchanged, 64);
+CHECK_SIZE(struct xen_machphys_mfn_list, 24);
+CHECK_OFF(struct xen_machphys_mfn_list, extent_start, 8);
+CHECK_OFF(struct xen_machphys_mfn_list, nr_extents, 16);
+CHECK_SIZE(struct xen_machphys_mapping, 24);
+CHECK_SIZE(struct xen_add_to_physmap, 24);
+CHECK_OFF(struct xen_add_to_physmap, size, 2);
+CHECK_OFF(struct xen_add_to_physmap, space, 4);
+CHECK_OFF(struct xen_add_to_physmap, idx, 8);
+CHECK_OFF(struct xen_add_to_physmap, gpfn, 16);
+CHECK_SIZE(struct xen_add_to_physmap_batch, 32);
+CHECK_OFF(struct xen_add_to_physmap_batch, foreign_domid, 6);
+CHECK_OFF(struct xen_add_to_physmap_batch, errs, 24);
+CHECK_SIZE(struct xen_remove_from_physmap, 16);
+CHECK_OFF(struct xen_remove_from_physmap, gpfn, 8);
+CHECK_SIZE(struct xen_memory_map, 16);
+CHECK_OFF(struct xen_memory_map, buffer, 8);
+CHECK_SIZE(struct e820entry, 20);
+
 _Static_assert(__HYPERVISOR_xen_version == 17, "xen_version");
 _Static_assert(__HYPERVISOR_console_io == 18, "console_io");
 _Static_assert(__HYPERVISOR_sched_op == 29, "sched_op");
@@ -157,3 +197,8 @@ _Static_assert(CALLBACKTYPE_syscall32 == 7 && CALLBACKF_mask_events == 1, "callb
 _Static_assert(NR_VIRQS == 24 && VIRQ_XENPMU == 13 && SEGBASE_GS_USER_SEL == 3, "virq, segbase");
 _Static_assert(UVMF_INVLPG == 2 && UVMF_ALL == 4 && VMASST_TYPE_m2p_strict == 32, "uvmf, vmasst");
 _Static_assert(EVTCHN_2L_NR_CHANNELS == sizeof(xen_ulong_t) * sizeof(xen_ulong_t) * 64, "2-level ports");
+_Static_assert(MMU_PT_UPDATE_PRESERVE_AD == 2 && MMU_UPDATE_PREEMPTED == 0x80000000U, "mmu_update");
+_Static_assert(MMUEXT_NEW_BASEPTR == 5 && MMUEXT_TLB_FLUSH_ALL == 10 && MMUEXT_NEW_USER_BASEPTR == 15 &&
+               MMUEXT_UNMARK_SUPER == 20, "mmuext_op");
+_Static_assert(XENMEM_populate_physmap == 6 && XENMEM_memory_map == 9 && XENMEM_machphys_mapping == 12 &&
+               XENMEM_acquire_resource == 28 && XENMAPSPACE_grant_table == 1, "memory_op");

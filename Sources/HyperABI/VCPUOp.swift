@@ -95,8 +95,8 @@ public enum MemoryOpCommand: UInt64, Sendable {
 /// Layouts of the `memory_op` argument structures (x86-64).
 public enum MemoryOpLayout {
     /// xen_memory_reservation: extent_start handle @0, nr_extents u64 @8, extent_order u32 @16,
-    /// mem_flags u32 @20, domid u16 @24 (40 bytes with padding).
-    public static let reservationSize = 40
+    /// mem_flags u32 @20, domid u16 @24 (32 bytes with padding).
+    public static let reservationSize = 32
     public static let extentStart = 0, nrExtents = 8, extentOrder = 16, memFlags = 20, domid = 24
     /// xen_memory_map: nr_entries u32 @0 (IN/OUT), buffer handle @8.
     public static let memoryMapSize = 16

@@ -23,6 +23,11 @@ let kvmAvailable: Bool = {
 
 let kvmReason: Comment = "needs /dev/kvm: these tests boot real guests under KVM"
 
+/// Every suite that boots guests, one at a time: two machine cores, and some tests measure the whole
+/// process's CPU and memory, which another suite's guests would disturb.
+@Suite(.serialized, .enabled(if: kvmAvailable, kvmReason))
+struct KVMIntegration {}
+
 /// The package root (two levels above this file's folder).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

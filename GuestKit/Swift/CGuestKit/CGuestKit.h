@@ -1,7 +1,7 @@
 /*
  * CGuestKit.h - everything the Swift layer imports from GuestKit's C side:
  * Xen's ABI headers and GuestKit's hypercall wrappers, runtime, exceptions,
- * event channels and clock.
+ * event channels, clock and memory management.
  */
 #ifndef GUESTKIT_CGUESTKIT_H
 #define GUESTKIT_CGUESTKIT_H
@@ -14,11 +14,13 @@
 #include <xen/callback.h>
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
+#include <xen/memory.h>
 #include <guestkit/hypercall.h>
 #include <guestkit/console.h>
 #include <guestkit/traps.h>
 #include <guestkit/events.h>
 #include <guestkit/time.h>
+#include <guestkit/mm.h>
 #include <guestkit/guestkit.h>
 
 #endif /* GUESTKIT_CGUESTKIT_H */

@@ -1,8 +1,8 @@
 /*
  * guestkit/guestkit.h - the GuestKit guest runtime: boot information,
  * shutdown, and the small freestanding libc an image (and Embedded Swift)
- * needs. Also pulls in exceptions (traps.h), event channels (events.h) and
- * time (time.h).
+ * needs. Also pulls in exceptions (traps.h), event channels (events.h),
+ * time (time.h) and memory management (mm.h).
  *
  * An image provides `void gk_main(void)`. GuestKit's _start switches to its
  * own 64 KiB stack, records start_info and calls gk_main(); when gk_main
@@ -20,11 +20,13 @@
 #include <xen/callback.h>
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
+#include <xen/memory.h>
 #include <guestkit/hypercall.h>
 #include <guestkit/console.h>
 #include <guestkit/traps.h>
 #include <guestkit/events.h>
 #include <guestkit/time.h>
+#include <guestkit/mm.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -206,6 +206,30 @@ static inline int HYPERVISOR_update_va_mapping(unsigned long va, uint64_t pte,
     return (int)_hypercall3(__HYPERVISOR_update_va_mapping, va, pte, flags);
 }
 
+/* mmu_update(reqs, count, pdone, foreigndom): `count` checked page-table
+ * writes (MMU_* in <xen/xen.h>); *pdone (if not NULL) = requests done.
+ * foreigndom DOMID_SELF for one's own frames. */
+static inline int HYPERVISOR_mmu_update(const struct mmu_update *reqs, unsigned int count,
+                                        unsigned int *pdone, unsigned int foreigndom)
+{
+    return (int)_hypercall4(__HYPERVISOR_mmu_update, reqs, count, pdone, foreigndom);
+}
+
+/* mmuext_op(ops, count, pdone, foreigndom): pin/unpin tables, new base
+ * pointers, TLB flushes (MMUEXT_* in <xen/xen.h>). */
+static inline int HYPERVISOR_mmuext_op(const struct mmuext_op *ops, unsigned int count,
+                                       unsigned int *pdone, unsigned int foreigndom)
+{
+    return (int)_hypercall4(__HYPERVISOR_mmuext_op, ops, count, pdone, foreigndom);
+}
+
+/* memory_op(cmd, arg): see <xen/memory.h>. Reservation ops return the
+ * number of extents done, the reservation queries a page count. */
+static inline long HYPERVISOR_memory_op(unsigned int cmd, void *arg)
+{
+    return _hypercall2(__HYPERVISOR_memory_op, cmd, arg);
+}
+
 /* event_channel_op(cmd, arg): see <xen/event_channel.h>. */
 /* multicall(list, nr): the calls run in order; each result lands in its entry. */
 static inline int HYPERVISOR_multicall(multicall_entry_t *list, unsigned int nr)

@@ -156,6 +156,54 @@
 #define UVMF_ALL                4   /* flush every vCPU of the domain */
 
 /* ------------------------------------------------------------------------
+ * mmu_update (1): mmu_update(reqs, count, pdone, foreigndom).
+ * Each request writes one 8-byte page-table entry, named by its MACHINE
+ * address: ptr = address of the entry | command (the low 3 bits, free
+ * because entries are 8-byte aligned), val = the new entry (holding an
+ * MFN). The hypervisor checks the new entry against the rules for the
+ * table's level before writing it. Processing stops at the first failure,
+ * whose error is returned; *pdone (if pdone is not NULL) receives the
+ * number of requests done. foreigndom: DOMID_SELF for the caller's own
+ * frames.
+ * ---------------------------------------------------------------------- */
+#define MMU_NORMAL_PT_UPDATE        0   /* checked write of val at ptr */
+#define MMU_MACHPHYS_UPDATE         1   /* M2P[ptr >> 12] := val (a PFN) */
+#define MMU_PT_UPDATE_PRESERVE_AD   2   /* as 0, keeping the entry's A/D bits */
+#define MMU_PT_UPDATE_NO_TRANSLATE  3   /* as 0, val never translated (= 0 for PV) */
+
+/* Bit 31 of mmu_update's and mmuext_op's count marks a continuation. */
+#define MMU_UPDATE_PREEMPTED        0x80000000
+
+/* ------------------------------------------------------------------------
+ * mmuext_op (26): mmuext_op(ops, count, pdone, foreigndom), with a list of
+ * struct mmuext_op. Extended MMU operations: pin/unpin page tables (a pin
+ * validates the frame as a table of that level and keeps it typed), load
+ * a new base pointer (CR3), flush TLBs, set the LDT, clear/copy a page.
+ * arg1 is `mfn` or `linear_addr`, arg2 `nr_ents`, `vcpumask` or `src_mfn`,
+ * as listed per command. Stops at the first failure; *pdone as above.
+ * ---------------------------------------------------------------------- */
+#define MMUEXT_PIN_L1_TABLE         0   /* arg1.mfn */
+#define MMUEXT_PIN_L2_TABLE         1   /* arg1.mfn */
+#define MMUEXT_PIN_L3_TABLE         2   /* arg1.mfn */
+#define MMUEXT_PIN_L4_TABLE         3   /* arg1.mfn */
+#define MMUEXT_UNPIN_TABLE          4   /* arg1.mfn */
+#define MMUEXT_NEW_BASEPTR          5   /* arg1.mfn: new kernel L4 */
+#define MMUEXT_TLB_FLUSH_LOCAL      6   /* no argument */
+#define MMUEXT_INVLPG_LOCAL         7   /* arg1.linear_addr */
+#define MMUEXT_TLB_FLUSH_MULTI      8   /* arg2.vcpumask */
+#define MMUEXT_INVLPG_MULTI         9   /* arg1.linear_addr, arg2.vcpumask */
+#define MMUEXT_TLB_FLUSH_ALL        10  /* no argument */
+#define MMUEXT_INVLPG_ALL           11  /* arg1.linear_addr */
+#define MMUEXT_FLUSH_CACHE          12  /* no argument (needs I/O privilege) */
+#define MMUEXT_SET_LDT              13  /* arg1.linear_addr, arg2.nr_ents */
+#define MMUEXT_NEW_USER_BASEPTR     15  /* arg1.mfn: new user L4 (0 = none) */
+#define MMUEXT_CLEAR_PAGE           16  /* arg1.mfn */
+#define MMUEXT_COPY_PAGE            17  /* arg1.mfn (destination), arg2.src_mfn */
+#define MMUEXT_FLUSH_CACHE_GLOBAL   18  /* no argument */
+#define MMUEXT_MARK_SUPER           19  /* withdrawn: -EOPNOTSUPP */
+#define MMUEXT_UNMARK_SUPER         20  /* withdrawn: -EOPNOTSUPP */
+
+/* ------------------------------------------------------------------------
  * vm_assist (21): vm_assist(cmd, type). Turns on or off an optional
  * hypervisor behaviour. Bad cmd -> -ENOSYS, bad type -> -EINVAL.
  * ---------------------------------------------------------------------- */
@@ -349,6 +397,30 @@ struct multicall_entry {
     unsigned long args[6];
 };
 typedef struct multicall_entry multicall_entry_t;
+
+/* One mmu_update request (16 bytes): see MMU_* above. */
+struct mmu_update {
+    uint64_t ptr;               /*  0: machine address of the entry | MMU_* */
+    uint64_t val;               /*  8: the new entry (or PFN for MACHPHYS) */
+};
+typedef struct mmu_update mmu_update_t;
+DEFINE_XEN_GUEST_HANDLE(mmu_update_t);
+
+/* One mmuext_op operation (24 bytes): see MMUEXT_* above. */
+struct mmuext_op {
+    unsigned int cmd;           /*  0: MMUEXT_* */
+    union {
+        xen_pfn_t mfn;          /*  8: pin/unpin, base pointers, clear/copy */
+        unsigned long linear_addr; /* 8: INVLPG_*, SET_LDT */
+    } arg1;
+    union {
+        unsigned int nr_ents;   /* 16: SET_LDT */
+        XEN_GUEST_HANDLE(const_void) vcpumask; /* 16: *_MULTI: bitmap of vCPUs */
+        xen_pfn_t src_mfn;      /* 16: COPY_PAGE */
+    } arg2;
+};
+typedef struct mmuext_op mmuext_op_t;
+DEFINE_XEN_GUEST_HANDLE(mmuext_op_t);
 
 #endif /* !__ASSEMBLY__ */
 
