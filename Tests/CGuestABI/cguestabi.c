@@ -7,6 +7,7 @@
 #include <xen/callback.h>
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
+#include <xen/memory.h>
 
 #define C(x) { #x, (long long)(x) }
 #define SIZE(t) { "sizeof(" #t ")", (long long)sizeof(t) }
@@ -89,6 +90,21 @@ static const struct cguestabi_entry table[] = {
     OFF(struct vcpu_info, arch.cr2), OFF(struct vcpu_info, time),
     OFF(struct shared_info, evtchn_pending), OFF(struct shared_info, evtchn_mask), OFF(struct shared_info, wc_version),
     OFF(struct shared_info, wc_sec), OFF(struct shared_info, wc_nsec), OFF(struct shared_info, wc_sec_hi),
+    C(MMU_NORMAL_PT_UPDATE), C(MMU_MACHPHYS_UPDATE), C(MMU_PT_UPDATE_PRESERVE_AD), C(MMU_PT_UPDATE_NO_TRANSLATE),
+    C(MMU_UPDATE_PREEMPTED), SIZE(struct mmu_update), SIZE(struct mmuext_op),
+    C(MMUEXT_PIN_L1_TABLE), C(MMUEXT_PIN_L2_TABLE), C(MMUEXT_PIN_L3_TABLE), C(MMUEXT_PIN_L4_TABLE), C(MMUEXT_UNPIN_TABLE),
+    C(MMUEXT_NEW_BASEPTR), C(MMUEXT_TLB_FLUSH_LOCAL), C(MMUEXT_INVLPG_LOCAL), C(MMUEXT_TLB_FLUSH_MULTI), C(MMUEXT_INVLPG_MULTI),
+    C(MMUEXT_TLB_FLUSH_ALL), C(MMUEXT_INVLPG_ALL), C(MMUEXT_FLUSH_CACHE), C(MMUEXT_SET_LDT), C(MMUEXT_NEW_USER_BASEPTR),
+    C(MMUEXT_CLEAR_PAGE), C(MMUEXT_COPY_PAGE), C(MMUEXT_FLUSH_CACHE_GLOBAL), C(MMUEXT_MARK_SUPER), C(MMUEXT_UNMARK_SUPER),
+    C(XENMEM_increase_reservation), C(XENMEM_decrease_reservation), C(XENMEM_maximum_ram_page), C(XENMEM_current_reservation),
+    C(XENMEM_maximum_reservation), C(XENMEM_machphys_mfn_list), C(XENMEM_populate_physmap), C(XENMEM_add_to_physmap),
+    C(XENMEM_memory_map), C(XENMEM_machine_memory_map), C(XENMEM_exchange), C(XENMEM_machphys_mapping),
+    SIZE(struct xen_memory_reservation), OFF(struct xen_memory_reservation, nr_extents),
+    OFF(struct xen_memory_reservation, extent_order), OFF(struct xen_memory_reservation, mem_flags),
+    OFF(struct xen_memory_reservation, domid),
+    SIZE(struct xen_add_to_physmap), OFF(struct xen_add_to_physmap, space), OFF(struct xen_add_to_physmap, idx),
+    OFF(struct xen_add_to_physmap, gpfn), C(XENMAPSPACE_shared_info), C(XENMAPSPACE_grant_table),
+    SIZE(struct xen_machphys_mapping),
     C(XEN_ELFNOTE_ENTRY), C(XEN_ELFNOTE_HYPERCALL_PAGE), C(XEN_ELFNOTE_VIRT_BASE), C(XEN_ELFNOTE_PADDR_OFFSET),
     C(XEN_ELFNOTE_XEN_VERSION), C(XEN_ELFNOTE_GUEST_OS), C(XEN_ELFNOTE_GUEST_VERSION), C(XEN_ELFNOTE_LOADER),
     C(XEN_ELFNOTE_PAE_MODE), C(XEN_ELFNOTE_FEATURES), C(XEN_ELFNOTE_BSD_SYMTAB), C(XEN_ELFNOTE_HV_START_LOW),

@@ -137,6 +137,30 @@ import Testing
         off("struct shared_info", "wc_version", SI.wcVersion); off("struct shared_info", "wc_sec", SI.wcSec)
         off("struct shared_info", "wc_nsec", SI.wcNsec); off("struct shared_info", "wc_sec_hi", SI.wcSecHi)
 
+        h["MMU_NORMAL_PT_UPDATE"] = 0; h["MMU_MACHPHYS_UPDATE"] = 1; h["MMU_PT_UPDATE_PRESERVE_AD"] = 2; h["MMU_PT_UPDATE_NO_TRANSLATE"] = 3
+        h["MMU_UPDATE_PREEMPTED"] = Int64(MMULayout.preemptedFlag)
+        size("struct mmu_update", MMULayout.updateSize); size("struct mmuext_op", MMULayout.extSize)
+        let exts: [(String, Int64)] = [("PIN_L1_TABLE", 0), ("PIN_L2_TABLE", 1), ("PIN_L3_TABLE", 2), ("PIN_L4_TABLE", 3),
+            ("UNPIN_TABLE", 4), ("NEW_BASEPTR", 5), ("TLB_FLUSH_LOCAL", 6), ("INVLPG_LOCAL", 7), ("TLB_FLUSH_MULTI", 8),
+            ("INVLPG_MULTI", 9), ("TLB_FLUSH_ALL", 10), ("INVLPG_ALL", 11), ("FLUSH_CACHE", 12), ("SET_LDT", 13),
+            ("NEW_USER_BASEPTR", 15), ("CLEAR_PAGE", 16), ("COPY_PAGE", 17), ("FLUSH_CACHE_GLOBAL", 18), ("MARK_SUPER", 19),
+            ("UNMARK_SUPER", 20)]
+        for (n, v) in exts { h["MMUEXT_\(n)"] = v }
+        let mems: [(String, MemoryOpCommand)] = [("increase_reservation", .increaseReservation), ("decrease_reservation", .decreaseReservation),
+            ("maximum_ram_page", .maximumRAMPage), ("current_reservation", .currentReservation), ("maximum_reservation", .maximumReservation),
+            ("machphys_mfn_list", .machphysMFNList), ("populate_physmap", .populatePhysmap), ("add_to_physmap", .addToPhysmap),
+            ("memory_map", .memoryMap), ("machine_memory_map", .machineMemoryMap), ("exchange", .exchange),
+            ("machphys_mapping", .machphysMapping)]
+        for (n, c) in mems { h["XENMEM_\(n)"] = Int64(c.rawValue) }
+        typealias M = MemoryOpLayout
+        size("struct xen_memory_reservation", M.reservationSize)
+        off("struct xen_memory_reservation", "nr_extents", M.nrExtents); off("struct xen_memory_reservation", "extent_order", M.extentOrder)
+        off("struct xen_memory_reservation", "mem_flags", M.memFlags); off("struct xen_memory_reservation", "domid", M.domid)
+        size("struct xen_add_to_physmap", M.addToPhysmapSize)
+        off("struct xen_add_to_physmap", "space", 4); off("struct xen_add_to_physmap", "idx", 8); off("struct xen_add_to_physmap", "gpfn", 16)
+        h["XENMAPSPACE_shared_info"] = Int64(M.spaceSharedInfo); h["XENMAPSPACE_grant_table"] = Int64(M.spaceGrantTable)
+        size("struct xen_machphys_mapping", M.machphysMappingSize)
+
         for e in XenErrno.allCases { h["XEN_\(e.name)"] = Int64(e.rawValue) }
         for n in XenELFNote.allCases { h["XEN_ELFNOTE_\(n.name)"] = Int64(n.rawValue) }
         return h
