@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 
 /// A size such as 64M, 1G, 512K or a plain byte count.
 struct ByteSize: ExpressibleByArgument, CustomStringConvertible {
@@ -14,6 +15,14 @@ struct ByteSize: ExpressibleByArgument, CustomStringConvertible {
         if let last = text.last, let u = units[last] { scale = u; text.removeLast() }
         guard let n = Int(text), n > 0, !n.multipliedReportingOverflow(by: scale).overflow else { return nil }
         bytes = n * scale
+    }
+
+    /// An eighth of the host's RAM, between 512 MiB and 4 GiB: room for several domains, while the
+    /// per-VM KVM slot (as large as machine memory) stays cheap to set up.
+    static var defaultMachineMemory: ByteSize {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        let eighth = pages > 0 && size > 0 ? Int(pages) * Int(size) / 8 : 1 << 30
+        return ByteSize(bytes: min(max(eighth, 512 << 20), 4 << 30) & ~((1 << 20) - 1))
     }
 
     var description: String {

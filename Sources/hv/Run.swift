@@ -25,8 +25,8 @@ struct Run: ParsableCommand {
     @Option(help: "Privileged instructions: \"xen\" emulates what Xen emulates for PV guests and bounces the rest as #GP; \"emulate\" also traps and emulates cli, sti and hlt.")
     var privileged: PrivilegedMode = .xen
 
-    @Option(help: "Machine memory shared by all domains (sparse until used).")
-    var machineMemory = ByteSize(bytes: 1 << 30)
+    @Option(help: "Machine memory shared by all domains (sparse until used; default an eighth of host RAM, 512M–4G).")
+    var machineMemory = ByteSize.defaultMachineMemory
 
     @Option(help: "Give up and destroy domains still running after this many seconds (0 = wait forever).")
     var timeout: Double = 0

@@ -257,3 +257,38 @@ import Testing
         #expect(PageTableStore.decode([0x48, 0x89], register: regs) == nil)                // truncated
     }
 }
+
+@Suite struct TrappedCR3Tests {
+    let t = MMUTests()
+
+    func movToCR3(_ g: TinyGuest, _ value: UInt64) -> TrapResult {
+        try! g.poke(page: 0, offset: 0x100, [0x0f, 0x22, 0xd8])                  // mov %rax, %cr3
+        var regs = CPURegisters()
+        regs.rax = value
+        let frame = ExceptionFrame(vector: 13, errorCode: 0, rip: 0x40_0100, cs: 0xe033, rflags: 0x246, rsp: 0x40_3ff0, ss: 0xe02b)
+        return g.domain.exception(g.vcpu, frame, cr2: 0, registers: regs)
+    }
+
+    @Test func aTrappedMovToCR3IsValidatedLikeNewBasePointer() throws {
+        let g = try TinyGuest(pages: 12, emulatePrivileged: true)
+        try g.setTraps([(13, 0, 0x40_5000)])
+        let d = g.domain
+        let n = d.p2m[4 + 10]
+        #expect(try t.update(g, [(d.p2m[3] << 12 | 10 * 8, 0)]).0 == 0)
+        // Not pinned: refused, so the guest gets its #GP.
+        guard case .resume(let refused) = movToCR3(g, n << 12) else { Issue.record("stopped"); return }
+        #expect(refused.rip == 0x40_5000)
+        #expect(g.vcpu.context.kernelL4 == d.p2m[0])
+        // Pinned L4: the switch happens and the instruction is skipped.
+        d.memory.writeWord(mfn: n, offset: 0, d.p2m[1] << 12 | 0x27)
+        #expect(try t.ext(g, [(3, n)]) == 0)
+        guard case .resume(let done) = movToCR3(g, n << 12) else { Issue.record("stopped"); return }
+        #expect(done.rip == 0x40_0103)
+        #expect(g.vcpu.context.kernelL4 == n && g.vcpu.pv.dirty.contains(.baseTable))
+        // Without emulate mode `mov %cr3` is never emulated.
+        let x = try TinyGuest(pages: 12)
+        try x.setTraps([(13, 0, 0x40_5000)])
+        guard case .resume(let plain) = movToCR3(x, x.domain.p2m[0] << 12) else { Issue.record("stopped"); return }
+        #expect(plain.rip == 0x40_5000)
+    }
+}
