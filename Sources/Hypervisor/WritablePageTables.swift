@@ -53,52 +53,6 @@ struct PageTableStore: Equatable {
     }
 }
 
-extension CPURegisters {
-    /// A general register by its x86 encoding number (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8 … r15).
-    subscript(encoding n: Int) -> UInt64 {
-        get {
-            switch n & 15 {
-            case 0: rax
-            case 1: rcx
-            case 2: rdx
-            case 3: rbx
-            case 4: rsp
-            case 5: rbp
-            case 6: rsi
-            case 7: rdi
-            case 8: r8
-            case 9: r9
-            case 10: r10
-            case 11: r11
-            case 12: r12
-            case 13: r13
-            case 14: r14
-            default: r15
-            }
-        }
-        set {
-            switch n & 15 {
-            case 0: rax = newValue
-            case 1: rcx = newValue
-            case 2: rdx = newValue
-            case 3: rbx = newValue
-            case 4: rsp = newValue
-            case 5: rbp = newValue
-            case 6: rsi = newValue
-            case 7: rdi = newValue
-            case 8: r8 = newValue
-            case 9: r9 = newValue
-            case 10: r10 = newValue
-            case 11: r11 = newValue
-            case 12: r12 = newValue
-            case 13: r13 = newValue
-            case 14: r14 = newValue
-            default: r15 = newValue
-            }
-        }
-    }
-}
-
 extension Domain {
     /// VMASST_TYPE_writable_pagetables: the guest kernel stored into one of its L1 page tables (mapped
     /// read-only, so it faulted). Decode the store, validate the new entry exactly as `mmu_update` would,

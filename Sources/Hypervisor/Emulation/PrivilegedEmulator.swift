@@ -148,14 +148,14 @@ public enum PrivilegedEmulator {
         case .movFromCR(let cr, let gpr):
             guard existingCRs.contains(cr) else { return .bounce(.invalidOpcode) }
             guard let value = context.readCR(cr) else { return gp0 }
-            r[modRM: gpr] = value
+            r[encoding: gpr] = value
             return .done
 
         /// Xen: CR0 writes may change only TS (= fpu_taskswitch), CR3 writes are NEW_BASEPTR,
         /// CR4 writes are filtered; a refused value raises #GP(0).
         case .movToCR(let cr, let gpr):
             guard existingCRs.contains(cr) else { return .bounce(.invalidOpcode) }
-            guard context.writeCR(cr, r[modRM: gpr]) else { return gp0 }
+            guard context.writeCR(cr, r[encoding: gpr]) else { return gp0 }
             return .done
 
         /// Xen emulates the debug registers (validated like `set_debugreg`); they are not
@@ -306,52 +306,5 @@ public enum PrivilegedEmulator {
             iterations += 1
         }
         return .done
-    }
-}
-
-extension CPURegisters {
-    /// The general-purpose register with ModRM/REX number `n`:
-    /// 0 rax, 1 rcx, 2 rdx, 3 rbx, 4 rsp, 5 rbp, 6 rsi, 7 rdi, 8…15 r8…r15.
-    fileprivate subscript(modRM n: Int) -> UInt64 {
-        get {
-            switch n & 15 {
-            case 0: rax
-            case 1: rcx
-            case 2: rdx
-            case 3: rbx
-            case 4: rsp
-            case 5: rbp
-            case 6: rsi
-            case 7: rdi
-            case 8: r8
-            case 9: r9
-            case 10: r10
-            case 11: r11
-            case 12: r12
-            case 13: r13
-            case 14: r14
-            default: r15
-            }
-        }
-        set {
-            switch n & 15 {
-            case 0: rax = newValue
-            case 1: rcx = newValue
-            case 2: rdx = newValue
-            case 3: rbx = newValue
-            case 4: rsp = newValue
-            case 5: rbp = newValue
-            case 6: rsi = newValue
-            case 7: rdi = newValue
-            case 8: r8 = newValue
-            case 9: r9 = newValue
-            case 10: r10 = newValue
-            case 11: r11 = newValue
-            case 12: r12 = newValue
-            case 13: r13 = newValue
-            case 14: r14 = newValue
-            default: r15 = newValue
-            }
-        }
     }
 }
