@@ -7,6 +7,12 @@ public enum SchedOpCommand: UInt64, Sendable {
     case remoteShutdown = 4
     case shutdownCode = 5
     case watchdog = 6
+    /// This hypervisor's extension, in a private range Xen does not use (0x1000–0x10ff): the priority
+    /// hint. arg → `struct sched_priority_hint { uint32_t background; }`: 1 marks the work the vCPU does
+    /// from now on as background (it runs only when no normal work of any domain is runnable), 0 clears
+    /// it. Blocking, polling or taking an event clears it too, so a guest that forgets cannot starve its
+    /// own later normal work.
+    case priorityHint = 0x1000
 }
 
 /// `SHUTDOWN_*` reasons carried by `struct sched_shutdown { unsigned int reason; }`.

@@ -60,6 +60,9 @@ public final class Domain: @unchecked Sendable {
     public let maxPages: Int
     /// Frames the guest gave back while still mapped: freed when their last reference goes (as Xen).
     var pendingRelease: Set<UInt64> = []
+    /// Credit-scheduler weight (Xen's default 256) and cap in percent of one CPU (0 = none).
+    public let weight = Atomic<Int>(256)
+    public let cap = Atomic<Int>(0)
     /// Pages given back and not taken again (for `memoryStats`).
     let balloonedOut = Atomic<Int>(0)
     /// The last statistics before the domain's frames were freed.
@@ -119,6 +122,25 @@ public final class Domain: @unchecked Sendable {
     /// Xen system time now: what the guest's pvclock reads.
     public func systemTime() -> UInt64 { UInt64(bitPattern: Int64(bitPattern: monotonicNanos()) &+ systemTimeOffset) }
 
+    /// Takes a physical CPU before the vCPU first enters the guest. False: stop instead.
+    public func vcpuWillRun(_ vcpu: VCPU) -> Bool {
+        guard let scheduler = hypervisor?.scheduler else { return true }
+        scheduler.add(vcpu)
+        let ok = scheduler.acquire(vcpu)
+        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        return ok
+    }
+
+    /// The scheduler asked for the physical CPU back: queue for it again (runnable meanwhile).
+    /// False: stop instead.
+    public func preempted(_ vcpu: VCPU) -> Bool {
+        guard let scheduler = hypervisor?.scheduler else { vcpu.preemptRequested.store(false, ordering: .relaxed); return true }
+        vcpu.runstate.transition(to: .runnable, now: monotonicNanos(), systemTime: systemTime())
+        let ok = scheduler.requeue(vcpu)
+        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        return ok && !vcpu.stopRequested.load(ordering: .acquiring)
+    }
+
     /// Blocks until the domain has stopped and its resources are released.
     public func waitUntilFinished() { finished.wait() }
 
@@ -147,6 +169,7 @@ public final class Domain: @unchecked Sendable {
         for v in vcpus {
             v.stopRequested.store(true, ordering: .releasing)
             v.parker.wake()
+            hypervisor?.scheduler.wakeForStop(v)
             vm?.kick(v)
         }
     }
@@ -179,6 +202,7 @@ public final class Domain: @unchecked Sendable {
     /// Called by the platform's vCPU thread as its last act. The last one out releases the domain.
     public func vcpuDidStop(_ vcpu: VCPU) {
         vcpu.stoppedNanos.store(monotonicNanos(), ordering: .relaxed)
+        hypervisor?.scheduler.remove(vcpu)
         if running.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { release() }
     }
 

@@ -6,6 +6,8 @@ public final class Hypervisor: Sendable {
     public let memory: MachineMemory
     public let frames: FrameTable
     public let platform: any Platform
+    /// Hands out the physical CPUs.
+    public let scheduler: CreditScheduler
     private struct Table {
         var live: [UInt16: Domain] = [:]
         var nextID: UInt16 = DomainID.firstGuest
@@ -13,8 +15,10 @@ public final class Hypervisor: Sendable {
     private let table = Mutex(Table())
 
     /// Creates a hypervisor over `memory` with a platform built for its frame table.
-    public init(memory: MachineMemory, platform makePlatform: (FrameTable) throws(HypervisorError) -> any Platform) throws(HypervisorError) {
+    public init(memory: MachineMemory, pcpus: Int = CreditScheduler.hostCPUs,
+                platform makePlatform: (FrameTable) throws(HypervisorError) -> any Platform) throws(HypervisorError) {
         self.memory = memory
+        self.scheduler = CreditScheduler(pcpus: pcpus)
         self.frames = FrameTable(memory: memory)
         self.platform = try makePlatform(frames)
     }

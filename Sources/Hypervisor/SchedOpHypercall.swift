@@ -22,6 +22,11 @@ extension Domain {
             return try poll(vcpu, argument)
         case .remoteShutdown:
             throw .EPERM                                   // for the control domain only
+        case .priorityHint:
+            let background = try vcpu.addressSpace.load(UInt32.self, at: argument)
+            guard background <= 1 else { throw .EINVAL }
+            hypervisor?.scheduler.setBackground(vcpu, background == 1)
+            return 0
         default:
             throw .ENOSYS
         }
@@ -35,6 +40,10 @@ extension Domain {
         chost_fence_sync()
         guard !vcpu.upcallPending else { return true }
         vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
+        let scheduler = hypervisor?.scheduler
+        scheduler?.setBackground(vcpu, false)
+        scheduler?.release(vcpu)
+        defer { scheduler?.acquire(vcpu, boosted: true) }             // Xen's wake-up boost
         while !vcpu.upcallPending && !vcpu.stopRequested.load(ordering: .acquiring) {
             // Sleep until the vCPU's own timer at the latest, and fire it from here: a timer that would
             // otherwise wake the timer queue, which then wakes us, costs two wake-ups instead of one.
@@ -65,9 +74,14 @@ extension Domain {
             ports.contains { memory.testBit(mfn: sharedInfoMFN, offset: SharedInfoLayout.evtchnPending + Int($0 / 64) * 8, bit: Int($0 % 64)) }
         }
         let deadline: UInt64? = timeout == 0 ? nil : UInt64(bitPattern: Int64(bitPattern: timeout) &- systemTimeOffset)
+        if anyPending() { return 0 }
         vcpu.polling.store(true, ordering: .releasing)
         defer { vcpu.polling.store(false, ordering: .releasing) }
         vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
+        let scheduler = hypervisor?.scheduler
+        scheduler?.setBackground(vcpu, false)
+        scheduler?.release(vcpu)
+        defer { scheduler?.acquire(vcpu, boosted: true) }
         while !anyPending() && !vcpu.stopRequested.load(ordering: .acquiring) {
             if let deadline, monotonicNanos() >= deadline { break }
             let timer = vcpu.timer.nextHostDeadline

@@ -22,6 +22,10 @@ public final class VCPU: @unchecked Sendable {
     var timer: VCPUTimer!
     /// The platform asks this at every exit; set by `Domain.destroy` and by shutdown.
     public let stopRequested = Atomic<Bool>(false)
+    /// The scheduler wants the physical CPU back: the platform calls `Domain.preempted` at the next exit.
+    public let preemptRequested = Atomic<Bool>(false)
+    /// Scheduling state (guarded by the scheduler).
+    let sched = SchedulingEntity()
     /// Hypercalls by number (the last bucket counts numbers ≥ 64); written by the vCPU thread only.
     let counters: UnsafeMutablePointer<UInt64>
     /// Exits of every kind taken by this vCPU.

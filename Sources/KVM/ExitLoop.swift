@@ -10,6 +10,7 @@ extension KVMVCPU {
     func runLoop() {
         let domain = vcpu.domain
         var regs = CPURegisters()
+        guard domain.vcpuWillRun(vcpu) else { return }
         while !vcpu.stopRequested.load(ordering: .acquiring) {
             let rc = ckvm_run(fd)
             vcpu.exits.add(1, ordering: .relaxed)
@@ -47,6 +48,8 @@ extension KVMVCPU {
             }
             if case .stop = action { return }
             if !vcpu.pv.dirty.isEmpty, !applyArchState() { return }
+            // The credit scheduler wants this physical CPU for someone else: queue for it again.
+            if vcpu.preemptRequested.load(ordering: .relaxed), !domain.preempted(vcpu) { return }
         }
     }
 
