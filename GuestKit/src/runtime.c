@@ -23,6 +23,40 @@ const char *gk_cmdline(void)
     return cmdline_copy;
 }
 
+const char *gk_cmdline_value(const char *key)
+{
+    const char *cmd = gk_cmdline();
+    size_t len = strlen(key);
+    for (const char *p = cmd; *p; p++) {
+        if ((p == cmd || p[-1] == ' ') && strncmp(p, key, len) == 0 && p[len] == '=')
+            return p + len + 1;
+    }
+    return NULL;
+}
+
+int gk_cmdline_number(const char *key, unsigned long *out)
+{
+    const char *v = gk_cmdline_value(key);
+    if (!v || *v < '0' || *v > '9')
+        return 0;
+    unsigned long n = 0;
+    while (*v >= '0' && *v <= '9')
+        n = n * 10 + (unsigned long)(*v++ - '0');
+    *out = n;
+    return 1;
+}
+
+int gk_cmdline_has(const char *word)
+{
+    const char *cmd = gk_cmdline();
+    size_t len = strlen(word);
+    for (const char *p = cmd; *p; p++) {
+        if ((p == cmd || p[-1] == ' ') && strncmp(p, word, len) == 0 && (p[len] == ' ' || p[len] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
 void guestkit_main(start_info_t *si)
 {
     gk_start_info = si;

@@ -57,20 +57,9 @@ static void check(int ok, const char *what, long value)
 /* Value of the word "<key>=<digits>" on the command line, or `fallback`. */
 static unsigned long option(const char *key, unsigned long fallback)
 {
-    const char *cmd = gk_cmdline();
-    size_t n = strlen(key);
-    for (const char *p = cmd; *p; p++) {
-        if ((p != cmd && p[-1] != ' ') || strncmp(p, key, n) != 0 || p[n] != '=')
-            continue;
-        const char *d = p + n + 1;
-        if (*d < '0' || *d > '9')
-            continue;
-        unsigned long v = 0;
-        while (*d >= '0' && *d <= '9')
-            v = v * 10 + (unsigned long)(*d++ - '0');
-        return v;
-    }
-    return fallback;
+    unsigned long v = fallback;
+    gk_cmdline_number(key, &v);
+    return v;
 }
 
 /* ---- probes: one access that may fault, resumed by the #PF handler ------------ */

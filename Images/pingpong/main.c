@@ -32,36 +32,10 @@
 #define BIND_TIMEOUT    (10 * GK_NS_PER_SEC)  /* client: longest wait for the server */
 #define CHECK_EVERY     GK_NS_PER_SEC          /* look at the port's status this often */
 
-/* ---- command line ------------------------------------------------------------ */
-
-/* The value of the first "key=" word on the command line (NULL if none). */
-static const char *arg(const char *key)
-{
-    const char *cmd = gk_cmdline();
-    size_t len = strlen(key);
-    for (const char *p = cmd; *p; p++) {
-        if ((p == cmd || p[-1] == ' ') && strncmp(p, key, len) == 0 && p[len] == '=')
-            return p + len + 1;
-    }
-    return NULL;
-}
-
-/* "key=<decimal>": 1 and *out on success, 0 if absent or not a number. */
-static int arg_number(const char *key, unsigned long *out)
-{
-    const char *v = arg(key);
-    if (!v || *v < '0' || *v > '9')
-        return 0;
-    unsigned long n = 0;
-    while (*v >= '0' && *v <= '9')
-        n = n * 10 + (unsigned long)(*v++ - '0');
-    *out = n;
-    return 1;
-}
-
+/* Whether the command line has "key=value" (value a whole word). */
 static int arg_is(const char *key, const char *value)
 {
-    const char *v = arg(key);
+    const char *v = gk_cmdline_value(key);
     size_t len = strlen(value);
     return v && strncmp(v, value, len) == 0 && (v[len] == ' ' || v[len] == '\0');
 }
@@ -230,22 +204,22 @@ static void loopback(unsigned long n)
 void gk_main(void)
 {
     unsigned long n = DEFAULT_N, peer = 0, port = 0;
-    arg_number("n", &n);
+    gk_cmdline_number("n", &n);
 
     gk_traps_init();
     gk_irq_enable();
 
     if (arg_is("role", "server")) {
-        if (!arg_number("peer", &peer) || peer >= DOMID_FIRST_RESERVED)
+        if (!gk_cmdline_number("peer", &peer) || peer >= DOMID_FIRST_RESERVED)
             failed("role=server needs peer=<domid>", 0);
         server((domid_t)peer, n);
     } else if (arg_is("role", "client")) {
-        if (!arg_number("peer", &peer) || peer >= DOMID_FIRST_RESERVED)
+        if (!gk_cmdline_number("peer", &peer) || peer >= DOMID_FIRST_RESERVED)
             failed("role=client needs peer=<domid>", 0);
-        if (!arg_number("port", &port))
+        if (!gk_cmdline_number("port", &port))
             failed("role=client needs port=<server port>", 0);
         client((domid_t)peer, (evtchn_port_t)port, n);
-    } else if (arg("role")) {
+    } else if (gk_cmdline_value("role")) {
         failed("role must be server or client", 0);
     } else {
         loopback(n);

@@ -168,6 +168,13 @@ int ckvm_install_kick_handler(int signo) {
     return sigaction(signo, &sa, NULL) < 0 ? -errno : 0;
 }
 
+int ckvm_unblock_signal(int signo) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return -pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 int ckvm_kick(struct kvm_run *run, pthread_t thread, int signo) {
     __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
     int r = pthread_kill(thread, signo);

@@ -82,7 +82,7 @@ extension Domain {
     @inline(__always)
     func deliverEvents(_ vcpu: VCPU, _ regs: inout CPURegisters) -> Bool {
         guard vcpu.pv.eventCallback.address != 0, vcpu.eventDeliverable else { return true }
-        if vcpu.sched.background { hypervisor?.scheduler.setBackground(vcpu, false) }   // an event is normal work
+        hypervisor?.scheduler.clearHint(vcpu)   // an event is normal work
         do {
             try bounce(vcpu, &regs, to: vcpu.pv.eventCallback.address, errorCode: nil, maskEvents: true)
             return true

@@ -1,4 +1,5 @@
 import Dispatch
+import CHost
 import Glibc
 import HyperABI
 import Synchronization
@@ -13,10 +14,14 @@ final class SchedulingEntity: @unchecked Sendable {
     var boosted = false
     /// The guest marked what it runs now as background work (the priority hint).
     var background = false
+    /// `background`, readable without the lock (by the event path).
+    let hinted = Atomic<Bool>(false)
     var runStart: UInt64 = 0
     var sliceStart: UInt64 = 0
     var queuedAt: UInt64 = 0
     let grant = DispatchSemaphore(value: 0)
+    /// Time this vCPU held a physical CPU, for fairness checks (read without the lock).
+    let heldNanos = Atomic<UInt64>(0)
 }
 
 /// Xen's credit scheduler, in the hypervisor: vCPU threads run guest code only while they hold one of
@@ -35,30 +40,31 @@ public final class CreditScheduler: @unchecked Sendable {
     private struct State {
         var free: Int
         var vcpus: [VCPU] = []
-        var ticks = 0
+        /// When the next accounting period starts: kept on the clock, so late ticks do not stretch periods.
+        var nextAccount: UInt64 = 0
         /// Per domain: CPU used in the current accounting period (for caps).
         var periodUse: [UInt16: UInt64] = [:]
         var waitingCount = 0
         /// The tick runs only while some vCPU holds or wants a CPU: idle domains cost nothing.
         var ticking = false
+        var nextTick: UInt64 = 0
+        /// When the earliest capped vCPU's budget runs out (0 = none before the next tick).
+        var capDeadline: UInt64 = 0
     }
     private let state: Mutex<State>
-    private let timer: DispatchSourceTimer
+    /// The tick runs on a thread of its own (not a Dispatch pool that busy test or app code can starve),
+    /// parked while no vCPU holds or wants a CPU.
+    private let ticker = Ticker()
     /// Preemptions and grants, for `hv bench sched`.
     public let switches = Atomic<UInt64>(0)
 
     public init(pcpus: Int) {
         self.pcpus = max(1, pcpus)
         state = Mutex(State(free: max(1, pcpus)))
-        timer = DispatchSource.makeTimerSource(flags: .strict, queue: DispatchQueue(label: "swiftxen.scheduler", qos: .userInteractive))
-        timer.schedule(deadline: .now() + .nanoseconds(Int(Self.tick)), repeating: .nanoseconds(Int(Self.tick)), leeway: .microseconds(100))
-        timer.setEventHandler { [weak self] in self?.onTick() }
+        ticker.start(self)
     }
 
-    deinit {
-        if !state.withLock({ $0.ticking }) { timer.resume() }     // a suspended source must not be released
-        timer.cancel()
-    }
+    deinit { ticker.stop() }
 
     /// The host's online CPUs (the default number of slots).
     public static var hostCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
@@ -142,8 +148,17 @@ public final class CreditScheduler: @unchecked Sendable {
     func setBackground(_ v: VCPU, _ on: Bool) {
         state.withLock { s in
             v.sched.background = on
+            v.sched.hinted.store(on, ordering: .relaxed)
             if on && v.sched.holding && betterWaiting(than: v, s) { preempt(v) }
+            if !on && v.sched.waiting { dispatch(&s); if v.sched.waiting { preemptFor(v, &s) } }
         }
+    }
+
+    /// Clears the background hint (an unmasked event is pending, or the vCPU blocks), so a vCPU waiting behind normal
+    /// work is dispatched to take it. Lock-free when the hint is not set (the common case).
+    func clearHint(_ v: VCPU) {
+        guard v.sched.hinted.load(ordering: .relaxed) else { return }
+        setBackground(v, false)
     }
 
     // MARK: - Inside the lock
@@ -175,8 +190,12 @@ public final class CreditScheduler: @unchecked Sendable {
 
     private func updateTick(_ s: inout State) {
         let busy = s.free < pcpus || s.waitingCount > 0
-        if busy && !s.ticking { timer.resume(); s.ticking = true }
-        if !busy && s.ticking { timer.suspend(); s.ticking = false }
+        if busy && !s.ticking {
+            s.ticking = true
+            s.nextTick = monotonicNanos() + Self.tick
+            ticker.parker.wake()
+        }
+        if !busy && s.ticking { s.ticking = false; s.capDeadline = 0 }
     }
 
     private func grant(_ v: VCPU, _ s: inout State) {
@@ -188,6 +207,48 @@ public final class CreditScheduler: @unchecked Sendable {
         e.sliceStart = now
         s.free -= 1
         switches.add(1, ordering: .relaxed)
+        armCapCheck(v, &s, now: now)
+    }
+
+    /// A capped vCPU whose budget ends before the next tick gets a check at the moment it ends:
+    /// ticks alone would let it overrun by up to a tick (a 25% cap would hold at 33%).
+    private func armCapCheck(_ v: VCPU, _ s: inout State, now: UInt64) {
+        let cap = v.domain.cap.load(ordering: .relaxed)
+        guard cap > 0 else { return }
+        let budget = UInt64(cap) * Self.period / 100
+        var used = s.periodUse[v.domain.id] ?? 0
+        for u in s.vcpus where u.domain === v.domain && u.sched.holding { used += now &- u.sched.runStart }
+        guard used < budget else { preempt(v); return }
+        let left = budget - used
+        guard left < Self.tick else { return }
+        if s.capDeadline == 0 || now + left < s.capDeadline {
+            s.capDeadline = now + left
+            ticker.parker.wake()
+        }
+    }
+
+    /// A cap deadline passed: charge capped vCPUs and take the CPU from those out of budget.
+    private func capCheck(_ s: inout State, now: UInt64) {
+        s.capDeadline = 0
+        for v in s.vcpus where v.sched.holding && v.domain.cap.load(ordering: .relaxed) > 0 {
+            charge(v, &s, now: now)
+            if isCapped(v, s) { preempt(v) } else { armCapCheck(v, &s, now: now) }
+        }
+    }
+
+    /// One pass of the tick thread: runs what is due, returns when to come back (nil: park until woken).
+    fileprivate func tickerPass() -> UInt64? {
+        let now = monotonicNanos()
+        let due: (tick: Bool, cap: Bool) = state.withLock { s in
+            guard s.ticking else { return (false, false) }
+            return (now >= s.nextTick, s.capDeadline != 0 && now >= s.capDeadline)
+        }
+        if due.tick { onTick(now: now) }
+        return state.withLock { s in
+            if due.cap || (s.capDeadline != 0 && now >= s.capDeadline) { capCheck(&s, now: now) }
+            guard s.ticking else { return nil }
+            return s.capDeadline != 0 ? min(s.nextTick, s.capDeadline) : s.nextTick
+        }
     }
 
     /// Hands free slots to the best waiting vCPUs (FIFO within a priority).
@@ -216,20 +277,26 @@ public final class CreditScheduler: @unchecked Sendable {
         let ran = now &- e.runStart
         e.runStart = now
         e.credit -= Int64(ran)
+        e.heldNanos.add(ran, ordering: .relaxed)
         s.periodUse[v.domain.id, default: 0] += ran
     }
 
-    private func onTick() {
+    private func onTick(now: UInt64) {
         state.withLock { s in
-            let now = monotonicNanos()
+            // Catch up without bursts after a stall; the next tick is a period from the last due one.
+            s.nextTick = max(s.nextTick + Self.tick, now + Self.tick / 2)
             for v in s.vcpus where v.sched.holding { charge(v, &s, now: now) }
             for v in s.vcpus where v.sched.boosted && v.sched.holding { v.sched.boosted = false }
-            s.ticks += 1
-            if s.ticks % Int(Self.period / Self.tick) == 0 { account(&s) }
+            if now >= s.nextAccount {
+                account(&s)
+                s.nextAccount = max(s.nextAccount + Self.period, now + Self.period / 2)
+            }
             defer { updateTick(&s) }
             for v in s.vcpus where v.sched.holding {
                 if isCapped(v, s) {
                     preempt(v)                                            // its share is used up
+                } else if v.domain.cap.load(ordering: .relaxed) > 0 {
+                    armCapCheck(v, &s, now: now)
                 } else if now &- v.sched.sliceStart >= Self.slice, s.vcpus.contains(where: { $0.sched.waiting && !isCapped($0, s) && priority($0) <= priority(v) }) {
                     preempt(v)                                            // slice over, someone as good waits
                 } else if betterWaiting(than: v, s) {
@@ -243,7 +310,15 @@ public final class CreditScheduler: @unchecked Sendable {
     /// Every period: share out pcpus × period of credit by weight among domains with active vCPUs,
     /// evenly between a domain's active vCPUs; credit is clamped to one period either way.
     private func account(_ s: inout State) {
-        s.periodUse = [:]
+        // A capped domain's overrun (the kick takes a moment to land) is debt carried into the next
+        // period, so the cap holds on average rather than being exceeded a little every period.
+        var carried: [UInt16: UInt64] = [:]
+        for v in s.vcpus {
+            let cap = v.domain.cap.load(ordering: .relaxed)
+            let budget = UInt64(cap) * Self.period / 100
+            if cap > 0, let used = s.periodUse[v.domain.id], used > budget { carried[v.domain.id] = min(used - budget, budget) }
+        }
+        s.periodUse = carried
         let active = s.vcpus.filter { $0.sched.holding || $0.sched.waiting }
         var weights: [UInt16: (weight: Int, count: Int)] = [:]
         for v in active { weights[v.domain.id, default: (v.domain.weight.load(ordering: .relaxed), 0)].count += 1 }
@@ -255,5 +330,45 @@ public final class CreditScheduler: @unchecked Sendable {
             let share = budget * Int64(w.weight) / Int64(total) / Int64(w.count)
             v.sched.credit = min(max(v.sched.credit + share, -Int64(Self.period)), Int64(Self.period))
         }
+    }
+}
+
+/// The scheduler's tick thread: sleeps until the next tick or cap deadline, or until woken.
+private final class Ticker: @unchecked Sendable {
+    let parker = Parker()
+    private let stopped = Atomic<Bool>(false)
+
+    func start(_ scheduler: CreditScheduler) {
+        weak let weakScheduler = scheduler
+        let body = { [self] in
+            _ = chost_set_timer_slack(1)
+            while !stopped.load(ordering: .acquiring) {
+                guard let next = weakScheduler?.tickerPass() else {
+                    parker.park(until: nil)
+                    continue
+                }
+                parker.park(until: next)
+            }
+        }
+        let box = Unmanaged.passRetained(Box(body))
+        var tid = pthread_t()
+        if pthread_create(&tid, nil, { arg in
+            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
+            return nil
+        }, box.toOpaque()) == 0 {
+            pthread_detach(tid)
+        } else {
+            box.release()
+        }
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        parker.wake()
+    }
+
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
     }
 }

@@ -130,6 +130,24 @@ public struct DomainControl: Sendable {
         }
     }
 
+    /// The credit scheduler's parameters of a domain (XEN_DOMCTL_SCHEDOP_getinfo).
+    public func schedulerCredit(_ domain: Domain) -> (weight: Int, cap: Int) {
+        (domain.weight.load(ordering: .relaxed), domain.cap.load(ordering: .relaxed))
+    }
+
+    /// Sets a domain's weight (1–65535, Xen's range) and cap (percent of one CPU, 0 = none, at most
+    /// 100 × its vCPUs), as XEN_DOMCTL_SCHEDOP_putinfo; nil leaves a value as it is.
+    public func setSchedulerCredit(_ domain: Domain, weight: Int? = nil, cap: Int? = nil) throws(HypervisorError) {
+        if let weight, !(1...65535).contains(weight) {
+            throw HypervisorError(.EINVAL, domain.label, "set scheduler weight", "weight \(weight) is outside 1–65535")
+        }
+        if let cap, !(0...100 * domain.vcpus.count).contains(cap) {
+            throw HypervisorError(.EINVAL, domain.label, "set scheduler cap", "cap \(cap)% is outside 0–\(100 * domain.vcpus.count)% for \(domain.vcpus.count) vcpu(s)")
+        }
+        if let weight { domain.weight.store(weight, ordering: .relaxed) }
+        if let cap { domain.cap.store(cap, ordering: .relaxed) }
+    }
+
     /// Ends a domain now, whatever it is doing; its memory returns to the host.
     public func destroy(_ domain: Domain) {
         if domain.destroyIfNeverStarted() {

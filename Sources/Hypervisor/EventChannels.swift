@@ -64,7 +64,11 @@ extension Domain {
         let info = v.vcpuInfo
         memory.storeByte(mfn: info.mfn, offset: info.offset + VCPUInfoLayout.upcallPending, 1)
         v.parker.wake()
-        if !v.eventsMasked { vm?.kick(v) }
+        if !v.eventsMasked {
+            // An event is normal work: a background-hinted vCPU waiting for a CPU must get one to take it.
+            hypervisor?.scheduler.clearHint(v)
+            vm?.kick(v)
+        }
     }
 
     private func wakePollers() {

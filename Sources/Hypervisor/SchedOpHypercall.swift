@@ -41,7 +41,7 @@ extension Domain {
         guard !vcpu.upcallPending else { return true }
         vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
         let scheduler = hypervisor?.scheduler
-        scheduler?.setBackground(vcpu, false)
+        scheduler?.clearHint(vcpu)
         scheduler?.release(vcpu)
         defer { scheduler?.acquire(vcpu, boosted: true) }             // Xen's wake-up boost
         while !vcpu.upcallPending && !vcpu.stopRequested.load(ordering: .acquiring) {
@@ -79,7 +79,7 @@ extension Domain {
         defer { vcpu.polling.store(false, ordering: .releasing) }
         vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
         let scheduler = hypervisor?.scheduler
-        scheduler?.setBackground(vcpu, false)
+        scheduler?.clearHint(vcpu)
         scheduler?.release(vcpu)
         defer { scheduler?.acquire(vcpu, boosted: true) }
         while !anyPending() && !vcpu.stopRequested.load(ordering: .acquiring) {

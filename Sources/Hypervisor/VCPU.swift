@@ -110,6 +110,9 @@ public final class VCPU: @unchecked Sendable {
         return out
     }
 
+    /// Time this vCPU held one of the scheduler's physical CPUs (charged at ticks and when it gives the CPU up).
+    public var scheduledNanos: UInt64 { sched.heldNanos.load(ordering: .relaxed) }
+
     /// Total hypercalls made.
     public var hypercallTotal: UInt64 {
         (0...Hypercall.statisticsBuckets).reduce(0) { $0 + counters[$1] }

@@ -73,6 +73,7 @@ final class KVMVCPU: @unchecked Sendable {
 
     private func threadMain() {
         _ = chost_set_timer_slack(1)    // wake at the guest's timer deadline, not up to 50 µs after it
+        _ = ckvm_unblock_signal(KVMPlatform.kickSignal)   // created from a pool thread, it may inherit a blocked kick
         runLoop()
         thread.withLock { $0 = nil }
         vcpu.domain.vcpuDidStop(vcpu)

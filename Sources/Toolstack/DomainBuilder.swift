@@ -18,10 +18,13 @@ public struct DomainConfig: Sendable {
     public var privileged: Privileged
     /// The most memory the domain may balloon up to (`maxmem`); nil = `memoryBytes`.
     public var maxMemoryBytes: Int?
+    /// Credit-scheduler weight (1–65535, default 256) and cap (percent of one CPU, 0 = none).
+    public var weight: Int
+    public var cap: Int
     public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen,
-                maxMemoryBytes: Int? = nil) {
+                maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0) {
         self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
-        self.maxMemoryBytes = maxMemoryBytes
+        self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap
     }
 }
 
@@ -60,6 +63,7 @@ public struct DomainBuilder {
                                               emulatePrivileged: config.privileged == .emulate)
         } catch { throw .hypervisor(error) }
         do throws(HypervisorError) {
+            try control.setSchedulerCredit(domain, weight: config.weight, cap: config.cap)
             try load(image, into: domain, layout: layout)
             try writeP2M(domain, layout: layout)
             try writePageTables(domain, layout: layout)

@@ -8,11 +8,13 @@ public final class Toolstack: Sendable {
     public var control: DomainControl { hypervisor.control }
     public var builder: DomainBuilder { DomainBuilder(control: control) }
 
-    /// Brings up the hypervisor on KVM with `machineMemoryBytes` of machine memory (sparse).
-    public init(machineMemoryBytes: Int) throws(ToolstackError) {
+    /// Brings up the hypervisor on KVM with `machineMemoryBytes` of machine memory (sparse) and
+    /// `pcpus` physical CPUs for the scheduler to hand out (default: the host's).
+    public init(machineMemoryBytes: Int, pcpus: Int = CreditScheduler.hostCPUs) throws(ToolstackError) {
+        guard pcpus >= 1 else { throw .invalid(object: "pcpus", problem: "\(pcpus) physical CPUs: need at least 1") }
         do {
             let memory = try MachineMemory(bytes: machineMemoryBytes)
-            hypervisor = try Hypervisor(memory: memory) { (frames) throws(HypervisorError) -> any Platform in
+            hypervisor = try Hypervisor(memory: memory, pcpus: pcpus) { (frames) throws(HypervisorError) -> any Platform in
                 try KVMPlatform(frames: frames)
             }
         } catch {

@@ -28,6 +28,15 @@ struct Run: ParsableCommand {
     @Option(help: "Machine memory shared by all domains (sparse until used; default an eighth of host RAM, 512M–4G).")
     var machineMemory = ByteSize.defaultMachineMemory
 
+    @Option(help: "Physical CPUs the credit scheduler hands out to all vCPUs (default: the host's online CPUs).")
+    var pcpus = CreditScheduler.hostCPUs
+
+    @Option(help: "Credit-scheduler weight (1–65535, default 256): once for all, or once per image, in order.")
+    var weight: [Int] = []
+
+    @Option(help: "Cap in percent of one CPU (0 = none): once for all, or once per image, in order.")
+    var cap: [Int] = []
+
     @Option(help: "Give up and destroy domains still running after this many seconds (0 = wait forever).")
     var timeout: Double = 0
 
@@ -38,19 +47,29 @@ struct Run: ParsableCommand {
         guard cmdline.count <= 1 || cmdline.count == images.count else {
             throw ValidationError("give --cmdline once (for every image) or once per image (\(images.count)), not \(cmdline.count) times")
         }
+        for (name, values) in [("weight", weight), ("cap", cap)] where values.count > 1 && values.count != images.count {
+            throw ValidationError("give --\(name) once (for every image) or once per image (\(images.count)), not \(values.count) times")
+        }
+        guard pcpus >= 1 else { throw ValidationError("--pcpus must be at least 1") }
+    }
+
+    /// The value of a once-or-per-image option for image `i`.
+    private func perImage<T>(_ values: [T], _ i: Int, default value: T) -> T {
+        values.count == images.count ? values[i] : values.first ?? value
     }
 
     func run() throws {
-        let toolstack = try startToolstack(machineMemory: machineMemory)
+        let toolstack = try startToolstack(machineMemory: machineMemory, pcpus: pcpus)
         var domains: [Domain] = []
         var failed = false
         for (i, path) in images.enumerated() {
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-            let line = cmdline.count == images.count ? cmdline[i] : cmdline.first ?? ""
+            let line = perImage(cmdline, i, default: "")
             do {
                 domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: line,
                                                                  privileged: privileged == .emulate ? .emulate : .xen,
-                                                                 maxMemoryBytes: maxmem?.bytes)))
+                                                                 maxMemoryBytes: maxmem?.bytes,
+                                                                 weight: perImage(weight, i, default: 256), cap: perImage(cap, i, default: 0))))
             } catch {
                 report("hv: cannot create a domain from \(path): \(error)")
                 failed = true
@@ -65,9 +84,9 @@ struct Run: ParsableCommand {
 enum PrivilegedMode: String, ExpressibleByArgument, CaseIterable { case xen, emulate }
 
 /// Starts the toolstack, turning a failure into a clear message and exit status 1.
-func startToolstack(machineMemory: ByteSize) throws -> Toolstack {
+func startToolstack(machineMemory: ByteSize, pcpus: Int = CreditScheduler.hostCPUs) throws -> Toolstack {
     do {
-        return try Toolstack(machineMemoryBytes: machineMemory.bytes)
+        return try Toolstack(machineMemoryBytes: machineMemory.bytes, pcpus: pcpus)
     } catch {
         report("hv: \(error)")
         throw ExitCode(1)
@@ -126,7 +145,8 @@ func runDomains(_ toolstack: Toolstack, _ domains: [Domain], prefixed: Bool, tim
     if !quiet {
         for d in started {
             let calls = d.vcpus.reduce(0) { $0 + $1.hypercallTotal }
-            report("hv: \(d.label): \(d.state), \(calls) hypercalls, \(d.nrPages >> 8) MiB (\(d.memoryStats))")
+            let cpu = Double(d.vcpus.reduce(0) { $0 + $1.scheduledNanos }) / 1e9
+            report("hv: \(d.label): \(d.state), \(calls) hypercalls, \(d.nrPages >> 8) MiB (\(d.memoryStats)), \(String(format: "%.2f", cpu)) s CPU")
         }
     }
     return status

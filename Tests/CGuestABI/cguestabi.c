@@ -28,7 +28,7 @@ static const struct cguestabi_entry table[] = {
 
     C(CONSOLEIO_write), C(CONSOLEIO_read),
     C(SCHEDOP_yield), C(SCHEDOP_block), C(SCHEDOP_shutdown), C(SCHEDOP_poll), C(SCHEDOP_remote_shutdown),
-    C(SCHEDOP_shutdown_code), C(SCHEDOP_watchdog),
+    C(SCHEDOP_shutdown_code), C(SCHEDOP_watchdog), C(SCHEDOP_priority_hint), SIZE(struct sched_priority_hint),
     C(SHUTDOWN_poweroff), C(SHUTDOWN_reboot), C(SHUTDOWN_suspend), C(SHUTDOWN_crash), C(SHUTDOWN_watchdog),
     SIZE(struct sched_shutdown),
     C(XENVER_version), C(XENVER_extraversion), C(XENVER_compile_info), C(XENVER_capabilities), C(XENVER_changeset),

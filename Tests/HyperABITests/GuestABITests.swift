@@ -19,10 +19,12 @@ import Testing
         h["CONSOLEIO_write"] = Int64(ConsoleIOCommand.write.rawValue)
         h["CONSOLEIO_read"] = Int64(ConsoleIOCommand.read.rawValue)
         let sched: [(String, SchedOpCommand)] = [("yield", .yield), ("block", .block), ("shutdown", .shutdown), ("poll", .poll),
-                                                ("remote_shutdown", .remoteShutdown), ("shutdown_code", .shutdownCode), ("watchdog", .watchdog)]
+                                                ("remote_shutdown", .remoteShutdown), ("shutdown_code", .shutdownCode), ("watchdog", .watchdog),
+                                                ("priority_hint", .priorityHint)]
         for (n, c) in sched { h["SCHEDOP_\(n)"] = Int64(c.rawValue) }
         for r in ShutdownReason.allCases { h["SHUTDOWN_\(r)"] = Int64(r.rawValue) }
         h["sizeof(struct sched_shutdown)"] = Int64(ShutdownReason.structSize)
+        h["sizeof(struct sched_priority_hint)"] = 4
         let ver: [(String, XenVersionCommand)] = [("version", .version), ("extraversion", .extraversion), ("compile_info", .compileInfo),
             ("capabilities", .capabilities), ("changeset", .changeset), ("platform_parameters", .platformParameters),
             ("get_features", .getFeatures), ("pagesize", .pagesize), ("guest_handle", .guestHandle)]

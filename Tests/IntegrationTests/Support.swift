@@ -71,8 +71,8 @@ struct Expectation {
 }
 
 /// A toolstack with a modest machine memory, shared by the tests of one suite.
-func makeToolstack(_ bytes: Int = 512 << 20) throws -> Toolstack {
-    try Toolstack(machineMemoryBytes: bytes)
+func makeToolstack(_ bytes: Int = 512 << 20, pcpus: Int = CreditScheduler.hostCPUs) throws -> Toolstack {
+    try Toolstack(machineMemoryBytes: bytes, pcpus: pcpus)
 }
 
 extension Domain {

@@ -50,6 +50,12 @@ extern unsigned long gk_boot_rsp;
 
 /* The domain's command line (start_info.cmd_line), always NUL-terminated. */
 const char *gk_cmdline(void);
+/* The text after the first "key=" word of the command line (NULL if none). */
+const char *gk_cmdline_value(const char *key);
+/* "key=<decimal>": 1 and *out set, or 0 (absent or not a number; *out untouched). */
+int gk_cmdline_number(const char *key, unsigned long *out);
+/* Whether the command line has `word` as a whole word. */
+int gk_cmdline_has(const char *word);
 
 /* Provided by the image. */
 void gk_main(void);

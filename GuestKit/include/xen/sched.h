@@ -59,6 +59,16 @@
  */
 #define SCHEDOP_pin_override    7
 
+/*
+ * SCHEDOP_priority_hint (this hypervisor's extension, in the private range
+ * 0x1000-0x10ff Xen leaves unused): arg: struct sched_priority_hint *.
+ * background = 1 marks the work this vCPU does from now on as background:
+ * it runs only when no normal work of any domain is runnable. 0 clears the
+ * mark; blocking, polling or taking an event clears it too. Returns 0, or
+ * -EINVAL for a background value other than 0 or 1.
+ */
+#define SCHEDOP_priority_hint   0x1000
+
 /* Shutdown reasons (struct sched_shutdown.reason). */
 #define SHUTDOWN_poweroff       0   /* clean stop, turn off */
 #define SHUTDOWN_reboot         1   /* clean stop, restart */
@@ -93,6 +103,11 @@ struct sched_watchdog {
     uint32_t timeout;               /* IN: seconds, 0 = destroy */
 };
 typedef struct sched_watchdog sched_watchdog_t;
+
+struct sched_priority_hint {
+    uint32_t background;            /* IN: 1 = background work, 0 = normal */
+};
+typedef struct sched_priority_hint sched_priority_hint_t;
 
 struct sched_pin_override {
     int32_t pcpu;                   /* IN: physical CPU, negative = undo */

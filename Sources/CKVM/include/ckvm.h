@@ -52,6 +52,9 @@ int ckvm_zap_translations(int vm, uint64_t gpa, void *host);
 
 /// Installs the (empty) kick signal handler for `signo`, without SA_RESTART; -errno on failure.
 int ckvm_install_kick_handler(int signo);
+/// Unblocks `signo` in the calling thread: a vCPU thread inherits its creator's mask, and threads of
+/// Dispatch or Swift concurrency pools block most signals; a blocked kick never leaves KVM_RUN.
+int ckvm_unblock_signal(int signo);
 /// Sets immediate_exit and signals `thread`, so KVM_RUN returns now or on its next entry.
 int ckvm_kick(struct kvm_run *run, pthread_t thread, int signo);
 

@@ -1,0 +1,66 @@
+/*
+ * spinner - a domain that burns CPU and reports its loop rate every second.
+ *
+ * Command line:
+ *   seconds=N    power off after N seconds of system time (default: spin
+ *                until the toolstack destroys it)
+ *   background   mark all its work as background with the priority hint
+ *                (SCHEDOP_priority_hint): it should then run only while no
+ *                normal work of any domain is runnable
+ *
+ * It stops the 10 ms periodic timer and binds nothing: it has nothing to
+ * wake for, and taking an event would clear the background mark.
+ * Each second: "spinner: <n> kloops/s" (1 kloop = 1000 dependent adds).
+ */
+#include <guestkit/guestkit.h>
+
+#define P "spinner: "
+
+static volatile unsigned long sink;
+
+/* One kloop: a fixed amount of work whose rate is the CPU the domain got. */
+static void kloop(void)
+{
+    unsigned long x = sink;
+    for (int i = 0; i < 1000; i++)
+        __asm__ volatile("add $1, %0" : "+r"(x));
+    sink = x;
+}
+
+void gk_main(void)
+{
+    gk_traps_init();
+    HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL);
+
+    unsigned long seconds = 0;
+    gk_cmdline_number("seconds", &seconds);
+    int background = gk_cmdline_has("background");
+    if (background) {
+        struct sched_priority_hint hint = { .background = 1 };
+        int rc = HYPERVISOR_sched_op(SCHEDOP_priority_hint, &hint);
+        if (rc) {
+            gk_printf(P "SCHEDOP_priority_hint: %d\n", rc);
+            gk_panic("cannot mark background work");
+        }
+    }
+    gk_printf(P "spinning%s\n", background ? " as background work" : "");
+
+    uint64_t start = gk_now_ns(), mark = start;
+    unsigned long loops = 0, total = 0;
+    for (;;) {
+        for (int i = 0; i < 64; i++)
+            kloop();
+        loops += 64;
+        uint64_t now = gk_now_ns();
+        if (now - mark >= GK_NS_PER_SEC) {
+            gk_printf(P "%lu kloops/s\n", (unsigned long)(loops * GK_NS_PER_SEC / (now - mark)));
+            total += loops;
+            loops = 0;
+            mark = now;
+            if (seconds && now - start >= seconds * GK_NS_PER_SEC) {
+                gk_printf(P "done: %lu kloops in %lu s\n", total, seconds);
+                return;
+            }
+        }
+    }
+}
