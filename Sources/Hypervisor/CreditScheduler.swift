@@ -57,6 +57,8 @@ public final class CreditScheduler: @unchecked Sendable {
     private let ticker = Ticker()
     /// Preemptions and grants, for `hv bench sched`.
     public let switches = Atomic<UInt64>(0)
+    /// Host CPU time spent in the scheduler's decisions (the calling threads' CPU clocks), for `hv bench sched`.
+    public let overheadNanos = Atomic<UInt64>(0)
 
     public init(pcpus: Int) {
         self.pcpus = max(1, pcpus)
@@ -79,7 +81,7 @@ public final class CreditScheduler: @unchecked Sendable {
     @discardableResult
     func acquire(_ v: VCPU, boosted: Bool = false) -> Bool {
         let e = v.sched
-        let granted: Bool = state.withLock { s in
+        let granted: Bool = locked { s in
             if e.holding { return true }
             e.boosted = e.boosted || boosted
             setWaiting(e, true, &s)
@@ -111,7 +113,7 @@ public final class CreditScheduler: @unchecked Sendable {
     /// Gives the physical CPU back (blocking, preempted, stopping), charging the time it ran.
     func release(_ v: VCPU) {
         let e = v.sched
-        state.withLock { s in
+        locked { s in
             setWaiting(e, false, &s)
             defer { updateTick(&s) }
             guard e.holding else { return }
@@ -159,6 +161,15 @@ public final class CreditScheduler: @unchecked Sendable {
     func clearHint(_ v: VCPU) {
         guard v.sched.hinted.load(ordering: .relaxed) else { return }
         setBackground(v, false)
+    }
+
+    /// Runs `body` under the lock, adding the CPU time it took to `overheadNanos` (thread CPU time, not
+    /// wall time: the host may deschedule the thread meanwhile, and that is not the scheduler's cost).
+    private func locked<R>(_ body: (inout State) -> R) -> R {
+        let t0 = RunstateClock.threadCPUNanos()
+        let r = state.withLock { body(&$0) }
+        overheadNanos.add(RunstateClock.threadCPUNanos() &- t0, ordering: .relaxed)
+        return r
     }
 
     // MARK: - Inside the lock
@@ -217,7 +228,7 @@ public final class CreditScheduler: @unchecked Sendable {
         guard cap > 0 else { return }
         let budget = UInt64(cap) * Self.period / 100
         var used = s.periodUse[v.domain.id] ?? 0
-        for u in s.vcpus where u.domain === v.domain && u.sched.holding { used += now &- u.sched.runStart }
+        for u in s.vcpus where u.domain === v.domain && u.sched.holding && now > u.sched.runStart { used += now - u.sched.runStart }
         guard used < budget else { preempt(v); return }
         let left = budget - used
         guard left < Self.tick else { return }
@@ -244,7 +255,7 @@ public final class CreditScheduler: @unchecked Sendable {
             return (now >= s.nextTick, s.capDeadline != 0 && now >= s.capDeadline)
         }
         if due.tick { onTick(now: now) }
-        return state.withLock { s in
+        return locked { s in
             if due.cap || (s.capDeadline != 0 && now >= s.capDeadline) { capCheck(&s, now: now) }
             guard s.ticking else { return nil }
             return s.capDeadline != 0 ? min(s.nextTick, s.capDeadline) : s.nextTick
@@ -274,7 +285,8 @@ public final class CreditScheduler: @unchecked Sendable {
 
     private func charge(_ v: VCPU, _ s: inout State, now: UInt64) {
         let e = v.sched
-        let ran = now &- e.runStart
+        guard now > e.runStart else { return }     // granted after `now` was read: nothing to charge yet
+        let ran = now - e.runStart
         e.runStart = now
         e.credit -= Int64(ran)
         e.heldNanos.add(ran, ordering: .relaxed)
@@ -282,7 +294,7 @@ public final class CreditScheduler: @unchecked Sendable {
     }
 
     private func onTick(now: UInt64) {
-        state.withLock { s in
+        locked { s in
             // Catch up without bursts after a stall; the next tick is a period from the last due one.
             s.nextTick = max(s.nextTick + Self.tick, now + Self.tick / 2)
             for v in s.vcpus where v.sched.holding { charge(v, &s, now: now) }
@@ -297,7 +309,7 @@ public final class CreditScheduler: @unchecked Sendable {
                     preempt(v)                                            // its share is used up
                 } else if v.domain.cap.load(ordering: .relaxed) > 0 {
                     armCapCheck(v, &s, now: now)
-                } else if now &- v.sched.sliceStart >= Self.slice, s.vcpus.contains(where: { $0.sched.waiting && !isCapped($0, s) && priority($0) <= priority(v) }) {
+                } else if now > v.sched.sliceStart, now - v.sched.sliceStart >= Self.slice, s.vcpus.contains(where: { $0.sched.waiting && !isCapped($0, s) && priority($0) <= priority(v) }) {
                     preempt(v)                                            // slice over, someone as good waits
                 } else if betterWaiting(than: v, s) {
                     preempt(v)

@@ -134,7 +134,7 @@ public struct Benchmarks {
     }
 
     /// Runs a server and a client `pingpong` domain; nanoseconds per round trip as the client measured it.
-    private func pingpongRoundTrip(image: String, rounds: Int) throws -> Double {
+    func pingpongRoundTrip(image: String, rounds: Int) throws -> Double {
         let (server, client) = try Benchmarks.pingpongPair(toolstack, image: image, rounds: rounds, memoryBytes: memoryBytes)
         try toolstack.start(server)
         try toolstack.start(client)

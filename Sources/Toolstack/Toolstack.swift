@@ -12,6 +12,7 @@ public final class Toolstack: Sendable {
     /// `pcpus` physical CPUs for the scheduler to hand out (default: the host's).
     public init(machineMemoryBytes: Int, pcpus: Int = CreditScheduler.hostCPUs) throws(ToolstackError) {
         guard pcpus >= 1 else { throw .invalid(object: "pcpus", problem: "\(pcpus) physical CPUs: need at least 1") }
+        HostUsage.raiseOpenFileLimit()
         do {
             let memory = try MachineMemory(bytes: machineMemoryBytes)
             hypervisor = try Hypervisor(memory: memory, pcpus: pcpus) { (frames) throws(HypervisorError) -> any Platform in

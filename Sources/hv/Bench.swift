@@ -12,12 +12,14 @@ struct Bench: ParsableCommand {
         evtchn: interdomain event round trip vs the platform floor and vs eventfd.
         timer: timer lateness vs a host thread's nanosleep.
         mmu: PTE updates by mmu_update in batches of 1, 16, 256, 4096 vs the null hypercall; the trapped alternative.
+        sched: fairness for weights 1:2:4, switch rate and host CPU per switch, wake-up latency with the CPUs oversubscribed 4x.
+        idle: host CPU and memory per idle domain at 100 and 1000 domains.
         all: every benchmark.
         """)
 
-    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, all }
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, sched, idle, all }
 
-    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu or all.")
+    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu, sched, idle or all.")
     var name: Name
 
     @Option(help: "The bench guest image.")
@@ -29,8 +31,19 @@ struct Bench: ParsableCommand {
     @Option(help: "Rounds; the median is reported.")
     var rounds: Int?
 
+    @Option(help: "Idle domain counts for the idle bench, comma-separated.")
+    var domains = "100,1000"
+
     @Flag(help: "Print JSON: one object per figure with name, value, unit, baseline, ratio.")
     var json = false
+
+    func validate() throws {
+        guard !idleCounts.isEmpty, idleCounts.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--domains wants positive counts separated by commas, e.g. 100,1000 (got \"\(domains)\")")
+        }
+    }
+
+    private var idleCounts: [Int] { domains.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() throws {
         let toolstack = try startToolstack(machineMemory: ByteSize(bytes: 1 << 30))
@@ -43,6 +56,10 @@ struct Bench: ParsableCommand {
             if name == .evtchn || name == .all { figures += try bench.eventChannel(pingpongImage: defaultImagePath("pingpong")) }
             if name == .timer || name == .all { figures += try bench.timer(timerImage: defaultImagePath("timer")) }
             if name == .mmu || name == .all { figures += try bench.mmu() }
+            if name == .sched || name == .all {
+                figures += try bench.scheduler(spinnerImage: defaultImagePath("spinner"), pingpongImage: defaultImagePath("pingpong"))
+            }
+            if name == .idle || name == .all { figures += try bench.idle(image: defaultImagePath("idle"), counts: idleCounts) }
         } catch {
             report("hv: bench \(name.rawValue): \(error)")
             throw ExitCode(1)

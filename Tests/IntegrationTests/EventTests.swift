@@ -59,23 +59,16 @@ extension KVMIntegration {
             }
             for d in domains { #expect(d.waitForConsole("idle: blocking forever"), "\(d.label): \(d.console.text)") }
             usleep(300_000)                                         // let the last ones settle into SCHEDOP_block
-            let before = processCPUSeconds()
+            let before = HostUsage.cpuSeconds()
             let wall = Date()
             sleep(5)
-            let used = processCPUSeconds() - before
+            let used = HostUsage.cpuSeconds() - before
             let share = used / Date().timeIntervalSince(wall)
             for d in domains { try Expectation(image: "idle").check(d) }
             #expect(share < 0.02, "200 idle domains used \(share * 100)% of one core")
             for d in domains { toolstack.destroy(d) }
             for d in domains { #expect(d.waitUntilFinished(seconds: 10)) }
             #expect(toolstack.hypervisor.domains.isEmpty)
-        }
-
-        /// User + system CPU time of this process.
-        func processCPUSeconds() -> Double {
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         }
     }
 }

@@ -42,23 +42,16 @@ extension KVMIntegration {
             try toolstack.start(d)
             #expect(d.waitForConsole("dirtied \(pages) pages, holding", seconds: 120), "\(d.console.text)")
             let memfdBefore = toolstack.hypervisor.memory.allocatedBytes
-            let rssBefore = residentBytes()
+            let rssBefore = HostUsage.residentBytes()
             #expect(d.waitForConsole("memtest: holding", seconds: 60), "\(d.console.text)")
             let memfdHeld = toolstack.hypervisor.memory.allocatedBytes
-            let rssHeld = residentBytes()
+            let rssHeld = HostUsage.residentBytes()
             #expect(d.memoryStats.balloonedOut == pages)
             d.finish(within: 120, toolstack)
             #expect(d.state == .shutdown(.poweroff) && d.console.text.contains("memtest: all checks ok"), "\(d.console.text)")
             let expected = pages * 4096
             #expect(memfdBefore - memfdHeld >= expected * 9 / 10, "memfd blocks dropped by \((memfdBefore - memfdHeld) >> 20) MiB")
             #expect(rssBefore - rssHeld >= expected * 9 / 10, "resident memory dropped by \((rssBefore - rssHeld) >> 20) MiB")
-        }
-
-        /// This process's resident memory (/proc/self/statm, second field, in pages).
-        func residentBytes() -> Int {
-            let text = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
-            let fields = text.split(separator: " ")
-            return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(getpagesize()) : 0
         }
     }
 }
