@@ -7,6 +7,8 @@
  *   background   mark all its work as background with the priority hint
  *                (SCHEDOP_priority_hint): it should then run only while no
  *                normal work of any domain is runnable
+ *   yield        SCHEDOP_yield after every 64 kloops: a polite spinner that
+ *                lets any vCPU waiting for its CPU go first
  *
  * It stops the 10 ms periodic timer and binds nothing: it has nothing to
  * wake for, and taking an event would clear the background mark.
@@ -35,6 +37,7 @@ void gk_main(void)
     unsigned long seconds = 0;
     gk_cmdline_number("seconds", &seconds);
     int background = gk_cmdline_has("background");
+    int polite = gk_cmdline_has("yield");
     if (background) {
         struct sched_priority_hint hint = { .background = 1 };
         int rc = HYPERVISOR_sched_op(SCHEDOP_priority_hint, &hint);
@@ -43,7 +46,7 @@ void gk_main(void)
             gk_panic("cannot mark background work");
         }
     }
-    gk_printf(P "spinning%s\n", background ? " as background work" : "");
+    gk_printf(P "spinning%s%s\n", background ? " as background work" : "", polite ? ", yielding" : "");
 
     uint64_t start = gk_now_ns(), mark = start;
     unsigned long loops = 0, total = 0;
@@ -51,6 +54,8 @@ void gk_main(void)
         for (int i = 0; i < 64; i++)
             kloop();
         loops += 64;
+        if (polite)
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
         uint64_t now = gk_now_ns();
         if (now - mark >= GK_NS_PER_SEC) {
             gk_printf(P "%lu kloops/s\n", (unsigned long)(loops * GK_NS_PER_SEC / (now - mark)));

@@ -132,6 +132,11 @@ public final class CreditScheduler: @unchecked Sendable {
         return acquire(v)
     }
 
+    /// SCHEDOP_yield: whether a vCPU at least as deserving waits for a CPU (then the yielder requeues behind it).
+    func hasWaitingPeer(_ v: VCPU) -> Bool {
+        locked { s in s.vcpus.contains { $0 !== v && $0.sched.waiting && !isCapped($0, s) && priority($0) <= priority(v) } }
+    }
+
     /// Drops a vCPU that ended (its thread is leaving).
     func remove(_ v: VCPU) {
         state.withLock { s in

@@ -3,11 +3,16 @@ import Glibc
 import HyperABI
 
 extension Domain {
-    /// `sched_op(cmd, arg)` (29): yield, block, shutdown, poll, remote_shutdown.
+    /// `sched_op(cmd, arg)` (29): yield, block, shutdown, poll, remote_shutdown, and our priority hint.
     func schedOp(_ vcpu: VCPU, command: UInt64, argument: UInt64, _ regs: inout CPURegisters) throws(XenErrno) -> UInt64 {
         switch SchedOpCommand(rawValue: command) {
         case .yield:
-            sched_yield()
+            // Behind the vCPUs waiting at its priority, as Xen's credit scheduler; with none, the host thread yields.
+            if let scheduler = hypervisor?.scheduler, scheduler.hasWaitingPeer(vcpu) {
+                _ = preempted(vcpu)          // false: the domain is ending, which the exit loop sees next
+            } else {
+                sched_yield()
+            }
             return 0
         case .block:
             _ = block(vcpu, &regs)          // if the domain ended meanwhile, the caller sees stopRequested

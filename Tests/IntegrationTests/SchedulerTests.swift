@@ -70,6 +70,22 @@ extension KVMIntegration {
             #expect(alone > 0.9, "alone, the background-marked spinner got \(alone * 100)%")
         }
 
+        /// As Xen's credit scheduler, a yield lets a waiting vCPU of the same priority go first; it is not a
+        /// surrender of the yielder's share (credit brings it back), and alone it costs nothing.
+        @Test func yieldingHandsTheCPUOnButKeepsTheFairShare() throws {
+            let toolstack = try makeToolstack(pcpus: 1)
+            let greedy = try spinner(toolstack, "greedy"), polite = try spinner(toolstack, "polite", cmdline: "yield")
+            defer { for d in [greedy, polite] { toolstack.destroy(d); d.waitUntilFinished() } }
+            #expect(greedy.waitForConsole("kloops/s") && polite.waitForConsole("kloops/s"), "\(greedy.console.text)\n\(polite.console.text)")
+            let s = Self.shares([greedy, polite], over: 3)
+            #expect(abs(s[0] - 0.5) < 0.1 && abs(s[1] - 0.5) < 0.1, "greedy \(s[0] * 100)%, yielding \(s[1] * 100)% of one CPU")
+            toolstack.destroy(greedy)
+            greedy.waitUntilFinished()
+            Thread.sleep(forTimeInterval: 0.2)
+            let alone = Self.shares([polite], over: 2)[0]
+            #expect(alone > 0.9, "alone, the yielding spinner got \(alone * 100)%")
+        }
+
         @Test func theBackgroundImageReportsBothKindsOfWork() throws {
             let toolstack = try makeToolstack(pcpus: 1)
             let d = try toolstack.create(DomainConfig(name: "background", kernel: try imagePath("background"), memoryBytes: 8 << 20,
