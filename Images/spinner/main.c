@@ -13,6 +13,8 @@
  * It stops the 10 ms periodic timer and binds nothing: it has nothing to
  * wake for, and taking an event would clear the background mark.
  * Each second: "spinner: <n> kloops/s" (1 kloop = 1000 dependent adds).
+ * At the end (seconds=N): its runstate (VCPUOP_get_runstate_info) in ms
+ * per state, and the system time elapsed since its first instruction.
  */
 #include <guestkit/guestkit.h>
 
@@ -31,6 +33,7 @@ static void kloop(void)
 
 void gk_main(void)
 {
+    uint64_t start = gk_now_ns();
     gk_traps_init();
     HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL);
 
@@ -48,7 +51,7 @@ void gk_main(void)
     }
     gk_printf(P "spinning%s%s\n", background ? " as background work" : "", polite ? ", yielding" : "");
 
-    uint64_t start = gk_now_ns(), mark = start;
+    uint64_t mark = gk_now_ns();
     unsigned long loops = 0, total = 0;
     for (;;) {
         for (int i = 0; i < 64; i++)
@@ -63,6 +66,18 @@ void gk_main(void)
             loops = 0;
             mark = now;
             if (seconds && now - start >= seconds * GK_NS_PER_SEC) {
+                struct vcpu_runstate_info rs;
+                int rc = HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 0, &rs);
+                uint64_t elapsed = gk_now_ns() - start;
+                if (rc == 0)
+                    gk_printf(P "runstate ms: running %lu runnable %lu blocked %lu offline %lu; elapsed %lu\n",
+                              (unsigned long)(rs.time[RUNSTATE_running] / GK_NS_PER_MS),
+                              (unsigned long)(rs.time[RUNSTATE_runnable] / GK_NS_PER_MS),
+                              (unsigned long)(rs.time[RUNSTATE_blocked] / GK_NS_PER_MS),
+                              (unsigned long)(rs.time[RUNSTATE_offline] / GK_NS_PER_MS),
+                              (unsigned long)(elapsed / GK_NS_PER_MS));
+                else
+                    gk_printf(P "VCPUOP_get_runstate_info: %d\n", rc);
                 gk_printf(P "done: %lu kloops in %lu s\n", total, seconds);
                 return;
             }

@@ -86,6 +86,23 @@ extension KVMIntegration {
             #expect(alone > 0.9, "alone, the yielding spinner got \(alone * 100)%")
         }
 
+        /// Runstate under preemption: the four times add up to the time that passed, and time spent
+        /// waiting for the one physical CPU shows as runnable (steal), about half each for two spinners.
+        @Test func runstateStaysExactUnderPreemption() throws {
+            let toolstack = try makeToolstack(pcpus: 1)
+            let pair = try (0..<2).map { try spinner(toolstack, "spin-\($0)", cmdline: "seconds=3") }
+            for d in pair {
+                d.finish(toolstack)
+                let line = d.console.text.split(separator: "\n").first { $0.contains("runstate ms:") } ?? ""
+                let n = line.split(whereSeparator: { !$0.isNumber }).compactMap { Double($0) }
+                guard n.count == 5 else { Issue.record("no runstate line: \(d.console.text)"); continue }
+                let (running, runnable, blocked, offline, elapsed) = (n[0], n[1], n[2], n[3], n[4])
+                #expect(abs(running + runnable + blocked + offline - elapsed) <= max(30, elapsed * 0.01), "\(line)")
+                #expect(runnable > elapsed * 0.35 && runnable < elapsed * 0.65, "\(line)")
+                #expect(running > elapsed * 0.35 && running < elapsed * 0.65, "\(line)")
+            }
+        }
+
         @Test func theBackgroundImageReportsBothKindsOfWork() throws {
             let toolstack = try makeToolstack(pcpus: 1)
             let d = try toolstack.create(DomainConfig(name: "background", kernel: try imagePath("background"), memoryBytes: 8 << 20,
