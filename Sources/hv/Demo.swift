@@ -13,7 +13,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let images = ["hello-c", "hello-swift", "faults", "traps"].map { defaultImagePath($0) }
-        for path in images where !FileManager.default.fileExists(atPath: path) {
+        for path in images + ["pingpong", "spinner"].map(defaultImagePath) where !FileManager.default.fileExists(atPath: path) {
             report("hv: \(path) is missing: build the images with `make -C Images` (or run `make demo`)")
             throw ExitCode(1)
         }
@@ -47,8 +47,18 @@ struct Demo: ParsableCommand {
         let (server, client) = try Benchmarks.pingpongPair(toolstack, image: defaultImagePath("pingpong"), rounds: 300)
         _ = try runDomains(toolstack, [server, client], prefixed: true, timeout: 60, quiet: true)
 
+        step("5. Sharing one physical CPU: two spinners with weights 256 and 512 (hv run --pcpus 1 --weight …)")
+        let single = try startToolstack(machineMemory: ByteSize(bytes: 256 << 20), pcpus: 1)
+        let spinners = try [256, 512].map { w in
+            try single.create(DomainConfig(name: "spinner-w\(w)", kernel: defaultImagePath("spinner"), memoryBytes: 8 << 20,
+                                           cmdline: "seconds=2", weight: w))
+        }
+        _ = try runDomains(single, spinners, prefixed: true, timeout: 30, quiet: true)
+        let cpu = spinners.map { Double($0.vcpus[0].scheduledNanos) / 1e9 }
+        print(String(format: "  CPU held: %.2f s and %.2f s, a ratio of %.2f (the weights say 2)", cpu[0], cpu[1], cpu[0] > 0 ? cpu[1] / cpu[0] : 0))
+
         if !noBench {
-            step("5. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
+            step("6. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
             try Bench.parse(["hypercall", "--calls", "5000", "--rounds", "1"]).run()
         }
         step("Done. Try: hv run Images/build/hello-c.elf --cmdline 'hello', hv bench all, hv --help")
