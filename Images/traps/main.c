@@ -564,27 +564,20 @@ static uint64_t msr_round_trip(struct expect *e, uint32_t msr, uint64_t value)
     return got;
 }
 
-static uint64_t read_fs0(struct expect *e)
+/* One probe read of %fs:0 or %gs:0 that must not trap, counted into `e`. */
+static uint64_t read_seg0(struct expect *e, uint64_t (*probe)(void), char *fault, char *resume)
 {
-    struct expect x = no_trap(e->name, fs_fault, fs_resume);
+    struct expect x = no_trap(e->name, fault, resume);
     current = &x;
-    uint64_t v = probe_fs_read();
+    uint64_t v = probe();
     current = NULL;
     e->hits += x.hits;
     e->failed |= x.failed;
     return v;
 }
 
-static uint64_t read_gs0(struct expect *e)
-{
-    struct expect x = no_trap(e->name, gs_fault, gs_resume);
-    current = &x;
-    uint64_t v = probe_gs_read();
-    current = NULL;
-    e->hits += x.hits;
-    e->failed |= x.failed;
-    return v;
-}
+static uint64_t read_fs0(struct expect *e) { return read_seg0(e, probe_fs_read, fs_fault, fs_resume); }
+static uint64_t read_gs0(struct expect *e) { return read_seg0(e, probe_gs_read, gs_fault, gs_resume); }
 
 static uint64_t fs_target[2] = { 0x1111222233334444UL, 0x5555666677778888UL };
 static uint64_t gs_target[2] = { 0x99990000aaaabbbbUL, 0xccccddddeeeeffffUL };

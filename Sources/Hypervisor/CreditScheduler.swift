@@ -12,10 +12,9 @@ final class SchedulingEntity: @unchecked Sendable {
     var waiting = false
     /// Woke from a block: runs before vCPUs that did not (Xen's BOOST), until its first tick.
     var boosted = false
-    /// The guest marked what it runs now as background work (the priority hint).
-    var background = false
-    /// `background`, readable without the lock (by the event path).
-    let hinted = Atomic<Bool>(false)
+    /// The guest marked what it runs now as background work (the priority hint). Written under the
+    /// scheduler's lock; atomic so the event path can test it without taking the lock.
+    let background = Atomic<Bool>(false)
     var runStart: UInt64 = 0
     var sliceStart: UInt64 = 0
     var queuedAt: UInt64 = 0
@@ -154,8 +153,7 @@ public final class CreditScheduler: @unchecked Sendable {
     /// The priority hint: background work runs only when no normal work is runnable.
     func setBackground(_ v: VCPU, _ on: Bool) {
         state.withLock { s in
-            v.sched.background = on
-            v.sched.hinted.store(on, ordering: .relaxed)
+            v.sched.background.store(on, ordering: .relaxed)
             if on && v.sched.holding && betterWaiting(than: v, s) { preempt(v) }
             if !on && v.sched.waiting { dispatch(&s); if v.sched.waiting { preemptFor(v, &s) } }
         }
@@ -164,7 +162,7 @@ public final class CreditScheduler: @unchecked Sendable {
     /// Clears the background hint (an unmasked event is pending, or the vCPU blocks), so a vCPU waiting behind normal
     /// work is dispatched to take it. Lock-free when the hint is not set (the common case).
     func clearHint(_ v: VCPU) {
-        guard v.sched.hinted.load(ordering: .relaxed) else { return }
+        guard v.sched.background.load(ordering: .relaxed) else { return }
         setBackground(v, false)
     }
 
@@ -182,7 +180,7 @@ public final class CreditScheduler: @unchecked Sendable {
     /// Lower is better: boost 0, credit left 1, credit spent 2, background 3.
     private func priority(_ v: VCPU) -> Int {
         let e = v.sched
-        if e.background { return 3 }
+        if e.background.load(ordering: .relaxed) { return 3 }
         if e.boosted { return 0 }
         return e.credit > 0 ? 1 : 2
     }

@@ -23,14 +23,8 @@ extension Domain {
     /// `mmuext_op(ops, count, pdone, foreigndom)` (26): pinning, base pointers and TLB flushes, in order,
     /// stopping at the first error. `pdone` (if not NULL) receives the number done.
     func mmuextOp(_ vcpu: VCPU, list: UInt64, count rawCount: UInt64, done: UInt64, foreignDomain: UInt64) throws(XenErrno) -> UInt64 {
-        try checkForeignDomain(foreignDomain)
-        let count = rawCount & ~MMULayout.preemptedFlag
-        guard count <= MMULayout.maximumRequests else { throw .EINVAL }
-        let space = vcpu.addressSpace
-        var completed: UInt32 = 0
-        defer { if done != 0 { try? space.store(completed, at: done) } }
-        for i in 0..<count {
-            let op = list &+ i * UInt64(MMULayout.extSize)
+        try forEachRequest(vcpu, list: list, count: rawCount, done: done, foreign: foreignDomain,
+                           size: MMULayout.extSize) { (space, op) throws(XenErrno) in
             let raw = try space.load(UInt32.self, at: op)
             let arg1 = try space.load(UInt64.self, at: op + 8)
             switch MMUExtCommand(rawValue: raw) {
@@ -66,7 +60,6 @@ extension Domain {
             default:
                 throw .ENOSYS
             }
-            completed += 1
         }
         return 0
     }

@@ -20,17 +20,8 @@ extension Domain {
     /// the number done. An entry in a page-table frame is validated for its level (Xen's mod_lN_entry);
     /// a frame with no page-table type is written plainly, as Xen does for ordinary pages of the owner.
     func mmuUpdate(_ vcpu: VCPU, list: UInt64, count rawCount: UInt64, done: UInt64, foreign: UInt64) throws(XenErrno) -> UInt64 {
-        try checkForeignDomain(foreign)
-        let count = rawCount & ~MMULayout.preemptedFlag
-        guard count <= MMULayout.maximumRequests else { throw .EINVAL }
-        let space = vcpu.addressSpace
-        var completed: UInt32 = 0
-        defer {
-            if done != 0 { try? space.store(completed, at: done) }
-            if completed > 0 { vcpu.pv.dirty.insert(.translations) }
-        }
-        for i in 0..<count {
-            let req = list &+ i * UInt64(MMULayout.updateSize)
+        try forEachRequest(vcpu, list: list, count: rawCount, done: done, foreign: foreign,
+                           size: MMULayout.updateSize) { (space, req) throws(XenErrno) in
             let ptr = try space.load(UInt64.self, at: req)
             let val = try space.load(UInt64.self, at: req + 8)
             let address = ptr & ~7, mfn = address >> 12, slot = Int(address & 4095) / 8
@@ -56,8 +47,25 @@ extension Domain {
             case nil:
                 throw .ENOSYS
             }
-            completed += 1
+            vcpu.pv.dirty.insert(.translations)
         }
         return 0
+    }
+
+    /// The batch loop mmu_update and mmuext_op share: the foreign-domain check, the request limit, one
+    /// `body` per request of `size` bytes at `list`, in order, stopping at the first error (which is
+    /// thrown), and the number done written to `done` (if not NULL) either way.
+    func forEachRequest(_ vcpu: VCPU, list: UInt64, count rawCount: UInt64, done: UInt64, foreign: UInt64, size: Int,
+                        _ body: (GuestAddressSpace, UInt64) throws(XenErrno) -> Void) throws(XenErrno) {
+        try checkForeignDomain(foreign)
+        let count = rawCount & ~MMULayout.preemptedFlag
+        guard count <= MMULayout.maximumRequests else { throw .EINVAL }
+        let space = vcpu.addressSpace
+        var completed: UInt32 = 0
+        defer { if done != 0 { try? space.store(completed, at: done) } }
+        for i in 0..<count {
+            try body(space, list &+ i * UInt64(size))
+            completed += 1
+        }
     }
 }

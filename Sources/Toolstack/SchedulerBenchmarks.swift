@@ -95,10 +95,10 @@ extension Benchmarks {
     }
 
     /// Seconds of physical CPU the domain's vCPUs held so far.
-    static func held(_ d: Domain) -> Double { Double(d.vcpus.reduce(0) { $0 + $1.scheduledNanos }) / 1e9 }
+    public static func held(_ d: Domain) -> Double { Double(d.vcpus.reduce(0) { $0 + $1.scheduledNanos }) / 1e9 }
 
     /// The share of `seconds` of wall time each domain held a physical CPU.
-    static func shares(_ domains: [Domain], over seconds: Double) -> [Double] {
+    public static func shares(_ domains: [Domain], over seconds: Double) -> [Double] {
         let before = domains.map(held), t0 = Date()
         Thread.sleep(forTimeInterval: seconds)
         let wall = Date().timeIntervalSince(t0)

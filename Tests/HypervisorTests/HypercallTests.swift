@@ -106,6 +106,30 @@ import Testing
         #expect(g.domain.state == .created)
     }
 
+    @Test func priorityHintRefusesGarbage() throws {
+        let g = try TinyGuest()
+        try g.poke(page: 0, [1, 0, 0, 0])
+        #expect(g.call(29, 0x1000, g.va(page: 0)).rax == 0)          // background on
+        try g.poke(page: 0, [0, 0, 0, 0])
+        #expect(g.call(29, 0x1000, g.va(page: 0)).rax == 0)          // and off
+        try g.poke(page: 0, [2, 0, 0, 0])
+        #expect(g.call(29, 0x1000, g.va(page: 0)).rax == neg(22))    // neither 0 nor 1
+        #expect(g.call(29, 0x1000, 0).rax == neg(14))                // NULL
+        #expect(g.call(29, 0x1001).rax == neg(38))                   // the rest of the private range
+        #expect(g.domain.state == .created)
+    }
+
+    @Test func schedulerParametersOutsideXensRangesAreRefused() throws {
+        let g = try TinyGuest()
+        let control = g.hypervisor.control
+        for (weight, cap) in [(0, 0), (65536, 0), (256, -1), (256, 101)] as [(Int, Int)] {
+            #expect(throws: HypervisorError.self) { try control.setSchedulerCredit(g.domain, weight: weight, cap: cap) }
+        }
+        #expect(control.schedulerCredit(g.domain) == (256, 0))         // nothing changed
+        try control.setSchedulerCredit(g.domain, weight: 65535, cap: 100)
+        #expect(control.schedulerCredit(g.domain) == (65535, 100))
+    }
+
     @Test func exceptionsEndTheDomainWithAReport() throws {
         let g = try TinyGuest()
         var regs = CPURegisters()

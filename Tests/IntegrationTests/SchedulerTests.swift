@@ -7,17 +7,6 @@ extension KVMIntegration {
     /// The credit scheduler with real guests: weights, caps, the priority hint, preemption and destroy.
     @Suite
     struct SchedulerTests {
-        /// Seconds of physical CPU the domain's vCPUs held so far.
-        static func held(_ d: Domain) -> Double { Double(d.vcpus.reduce(0) { $0 + $1.scheduledNanos }) / 1e9 }
-
-        /// CPU each domain got over `seconds` of wall time, as a fraction of that time.
-        static func shares(_ domains: [Domain], over seconds: Double) -> [Double] {
-            let before = domains.map(held), t0 = Date()
-            Thread.sleep(forTimeInterval: seconds)
-            let wall = Date().timeIntervalSince(t0)
-            return zip(domains.map(held), before).map { ($0 - $1) / wall }
-        }
-
         /// The vCPU threads of this process (every thread, less the ones that were there before).
         static func threadCount() -> Int {
             (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
@@ -36,7 +25,7 @@ extension KVMIntegration {
             defer { for d in [light, heavy] { toolstack.destroy(d); d.waitUntilFinished() } }
             #expect(light.waitForConsole("kloops/s") && heavy.waitForConsole("kloops/s"), "\(light.console.text)\n\(heavy.console.text)")
             #expect(toolstack.control.schedulerCredit(heavy).weight == 512)
-            let s = Self.shares([light, heavy], over: 10)
+            let s = Benchmarks.shares([light, heavy], over: 10)
             let ratio = s[1] / s[0]
             #expect(abs(ratio - 2) <= 0.1, "heavy:light CPU = \(ratio) (shares \(s)), want 2 ± 5%; switches \(toolstack.hypervisor.scheduler.switches.load(ordering: .relaxed)), pcpus \(toolstack.hypervisor.scheduler.pcpus)")
             // Work-conserving and no more than the one CPU there is.
@@ -48,7 +37,7 @@ extension KVMIntegration {
             let d = try spinner(toolstack, "capped", cap: 25)
             defer { toolstack.destroy(d); d.waitUntilFinished() }
             #expect(d.waitForConsole("kloops/s"), "\(d.console.text)")
-            let share = Self.shares([d], over: 5)[0]
+            let share = Benchmarks.shares([d], over: 5)[0]
             #expect(abs(share - 0.25) <= 0.25 * 0.05, "capped at 25% it got \(share * 100)% of a CPU")
         }
 
@@ -59,14 +48,14 @@ extension KVMIntegration {
             let background = try spinner(toolstack, "background", cmdline: "background")
             defer { for d in [normal, background] { toolstack.destroy(d); d.waitUntilFinished() } }
             Thread.sleep(forTimeInterval: 0.5)    // it gets a slice to make its hint, then should get nothing
-            let together = Self.shares([normal, background], over: 3)
+            let together = Benchmarks.shares([normal, background], over: 3)
             #expect(together[1] < 0.05, "background-marked spinner got \(together[1] * 100)% next to a normal one")
             #expect(together[0] > 0.9, "the normal spinner got only \(together[0] * 100)%")
             // Alone, background work has the whole CPU.
             toolstack.destroy(normal)
             normal.waitUntilFinished()
             #expect(background.waitForConsole("kloops/s"), "\(background.console.text)")
-            let alone = Self.shares([background], over: 2)[0]
+            let alone = Benchmarks.shares([background], over: 2)[0]
             #expect(alone > 0.9, "alone, the background-marked spinner got \(alone * 100)%")
         }
 
@@ -77,12 +66,12 @@ extension KVMIntegration {
             let greedy = try spinner(toolstack, "greedy"), polite = try spinner(toolstack, "polite", cmdline: "yield")
             defer { for d in [greedy, polite] { toolstack.destroy(d); d.waitUntilFinished() } }
             #expect(greedy.waitForConsole("kloops/s") && polite.waitForConsole("kloops/s"), "\(greedy.console.text)\n\(polite.console.text)")
-            let s = Self.shares([greedy, polite], over: 3)
+            let s = Benchmarks.shares([greedy, polite], over: 3)
             #expect(abs(s[0] - 0.5) < 0.1 && abs(s[1] - 0.5) < 0.1, "greedy \(s[0] * 100)%, yielding \(s[1] * 100)% of one CPU")
             toolstack.destroy(greedy)
             greedy.waitUntilFinished()
             Thread.sleep(forTimeInterval: 0.2)
-            let alone = Self.shares([polite], over: 2)[0]
+            let alone = Benchmarks.shares([polite], over: 2)[0]
             #expect(alone > 0.9, "alone, the yielding spinner got \(alone * 100)%")
         }
 
