@@ -1,9 +1,17 @@
 /*
  * events.c - event channels (2-level ABI) and the virtual interrupt flag.
  *
- * Single vCPU. The hypervisor writes shared_info and vcpu_info from other
- * threads at any time, so every read-modify-write of them is a locked
- * instruction (xchg, lock and/or) and plain reads are volatile.
+ * The hypervisor writes shared_info and vcpu_info from other threads at
+ * any time, and with SMP so do the other vCPUs, so every read-modify-write
+ * of them, and of the shared fired[] and counts[], is a locked instruction
+ * (xchg, lock and/or/add/btr) and plain reads are volatile.
+ *
+ * Several vCPUs: each port belongs to the vCPU it notifies (owner[],
+ * recorded at bind time: the vCPU of bind_ipi / bind_virq_on /
+ * bind_vcpu, else vCPU 0). The hypervisor sets a port's selector bit in its
+ * owner's vcpu_info only, but a selector word covers 64 ports, so the
+ * upcall skips the bits of ports another vCPU owns. Without SMP the owner
+ * is always 0 = the caller, and the check is one predictable branch.
  */
 #include <guestkit/guestkit.h>
 
@@ -13,6 +21,9 @@
 static gk_evtchn_handler_t handlers[NR_PORTS];
 static uint64_t fired[NR_PORTS / WORD_BITS];   /* delivered, not yet waited for */
 static uint64_t counts[NR_PORTS];
+static uint8_t owner[NR_PORTS];                 /* vCPU whose upcall takes the port */
+
+_Static_assert(GK_SMP_MAX_VCPUS <= 256, "owner[] holds a vCPU id in a byte");
 
 static inline unsigned int word_of(evtchn_port_t port) { return port / WORD_BITS; }
 static inline uint64_t bit_of(evtchn_port_t port) { return 1ULL << (port % WORD_BITS); }
@@ -22,10 +33,35 @@ static inline void compiler_barrier(void)
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
+/* Clear bit `b` of *word atomically; 1 if it was set (lock btr: exactly
+ * one of several clearers sees it set). */
+static inline int test_and_clear(uint64_t *word, unsigned int b)
+{
+    unsigned char was;
+    __asm__ __volatile__ ("lock btrq %q2, %0; setc %1"
+                          : "+m" (*word), "=q" (was) : "r" ((uint64_t)b) : "memory", "cc");
+    return was;
+}
+
+/* Take the port's fired flag if it is set. */
+static inline int take_fired(evtchn_port_t port)
+{
+    unsigned int w = word_of(port);
+    if (!(__atomic_load_n(&fired[w], __ATOMIC_ACQUIRE) & bit_of(port)))
+        return 0;
+    return test_and_clear(&fired[w], port % WORD_BITS);
+}
+
+static inline void drop_fired(evtchn_port_t port)
+{
+    __atomic_fetch_and(&fired[word_of(port)], ~bit_of(port), __ATOMIC_SEQ_CST);
+}
+
+/* The calling vCPU's vcpu_info. */
 static struct vcpu_info *vcpu(void)
 {
     gk_traps_init();
-    return gk_vcpu_info;
+    return gk_smp_vcpu_info();
 }
 
 /* ---- the virtual interrupt flag ------------------------------------------ */
@@ -75,9 +111,9 @@ unsigned int gk_irqs_disabled(void)
 
 static void deliver(evtchn_port_t port)
 {
-    fired[word_of(port)] |= bit_of(port);
-    counts[port]++;
-    gk_evtchn_handler_t fn = handlers[port];
+    __atomic_fetch_or(&fired[word_of(port)], bit_of(port), __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&counts[port], 1, __ATOMIC_RELAXED);
+    gk_evtchn_handler_t fn = __atomic_load_n(&handlers[port], __ATOMIC_RELAXED);
     if (fn)
         fn(port);
 }
@@ -85,7 +121,8 @@ static void deliver(evtchn_port_t port)
 void gk_handle_events(void)
 {
     shared_info_t *s = gk_shared_info;
-    struct vcpu_info *v = gk_vcpu_info;
+    unsigned int me = gk_smp_cpu_id();
+    struct vcpu_info *v = &s->vcpu_info[me];
 
     /* Xen sets the selector bit before upcall_pending: clear pending first,
      * then take the selector, and go round again if it was set meanwhile. */
@@ -100,10 +137,14 @@ void gk_handle_events(void)
             while (bits) {
                 unsigned int b = (unsigned int)__builtin_ctzll(bits);
                 bits &= bits - 1;
+                evtchn_port_t port = w * WORD_BITS + b;
+                /* Another vCPU's port: its owner got its own upcall. */
+                if (owner[port] != me)
+                    continue;
                 /* Clear before handling: an event sent while the handler
                  * runs raises a new upcall instead of being lost. */
-                __atomic_fetch_and(&s->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
-                deliver(w * WORD_BITS + b);
+                if (test_and_clear(&s->evtchn_pending[w], b))
+                    deliver(port);
             }
         }
     }
@@ -145,7 +186,7 @@ void gk_evtchn_clear(evtchn_port_t port)
     gk_traps_init();
     unsigned int saved = gk_irq_save();
     __atomic_fetch_and(&gk_shared_info->evtchn_pending[word_of(port)], ~bit_of(port), __ATOMIC_SEQ_CST);
-    fired[word_of(port)] &= ~bit_of(port);
+    drop_fired(port);
     gk_irq_restore(saved);
 }
 
@@ -154,26 +195,33 @@ void gk_evtchn_set_handler(evtchn_port_t port, gk_evtchn_handler_t fn)
     if (port >= NR_PORTS)
         return;
     unsigned int saved = gk_irq_save();
-    handlers[port] = fn;
+    __atomic_store_n(&handlers[port], fn, __ATOMIC_RELEASE);
     gk_irq_restore(saved);
 }
 
 uint64_t gk_evtchn_count(evtchn_port_t port)
 {
-    return port < NR_PORTS ? counts[port] : 0;
+    return port < NR_PORTS ? __atomic_load_n(&counts[port], __ATOMIC_RELAXED) : 0;
 }
 
-/* A freshly bound port: no handler, nothing fired, unmasked. */
-static int fresh_port(int rc, evtchn_port_t port)
+unsigned int gk_evtchn_owner(evtchn_port_t port)
+{
+    return port < NR_PORTS ? __atomic_load_n(&owner[port], __ATOMIC_RELAXED) : 0;
+}
+
+/* A freshly bound port: no handler, nothing fired, handled by vCPU
+ * `vcpu_id`, unmasked (from here on upcalls may take it). */
+static int fresh_port(int rc, evtchn_port_t port, uint32_t vcpu_id)
 {
     if (rc)
         return rc;
     if (port >= NR_PORTS)
         return -XEN_ENOSPC;       /* beyond the 2-level ABI: cannot happen with Xen */
     unsigned int saved = gk_irq_save();
-    handlers[port] = NULL;
-    fired[word_of(port)] &= ~bit_of(port);
-    counts[port] = 0;
+    __atomic_store_n(&handlers[port], NULL, __ATOMIC_RELAXED);
+    drop_fired(port);
+    __atomic_store_n(&counts[port], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&owner[port], (uint8_t)vcpu_id, __ATOMIC_SEQ_CST);
     gk_irq_restore(saved);
     rc = gk_evtchn_unmask(port);
     return rc ? rc : (int)port;
@@ -186,7 +234,7 @@ int gk_evtchn_alloc_unbound(domid_t remote)
     struct evtchn_alloc_unbound op = { .dom = DOMID_SELF, .remote_dom = remote };
     gk_traps_init();
     int rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &op);
-    return fresh_port(rc, op.port);
+    return fresh_port(rc, op.port, 0);
 }
 
 int gk_evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port)
@@ -194,23 +242,55 @@ int gk_evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port)
     struct evtchn_bind_interdomain op = { .remote_dom = remote_dom, .remote_port = remote_port };
     gk_traps_init();
     int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &op);
-    return fresh_port(rc, op.local_port);
+    return fresh_port(rc, op.local_port, 0);
 }
 
 int gk_evtchn_bind_virq(uint32_t virq)
 {
-    struct evtchn_bind_virq op = { .virq = virq, .vcpu = 0 };
+    return gk_evtchn_bind_virq_on(virq, 0);
+}
+
+int gk_evtchn_bind_virq_on(uint32_t virq, uint32_t vcpu_id)
+{
+    if (vcpu_id >= GK_SMP_MAX_VCPUS)
+        return -XEN_EINVAL;
+    struct evtchn_bind_virq op = { .virq = virq, .vcpu = vcpu_id };
     gk_traps_init();
     int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &op);
-    return fresh_port(rc, op.port);
+    return fresh_port(rc, op.port, vcpu_id);
 }
 
 int gk_evtchn_bind_ipi(uint32_t vcpu_id)
 {
+    if (vcpu_id >= GK_SMP_MAX_VCPUS)
+        return -XEN_EINVAL;
     struct evtchn_bind_ipi op = { .vcpu = vcpu_id };
     gk_traps_init();
     int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &op);
-    return fresh_port(rc, op.port);
+    return fresh_port(rc, op.port, vcpu_id);
+}
+
+int gk_evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu_id)
+{
+    if (port >= NR_PORTS || vcpu_id >= GK_SMP_MAX_VCPUS)
+        return -XEN_EINVAL;
+    struct evtchn_bind_vcpu op = { .port = port, .vcpu = vcpu_id };
+    gk_traps_init();
+    int rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &op);
+    if (rc)
+        return rc;
+    __atomic_store_n(&owner[port], (uint8_t)vcpu_id, __ATOMIC_SEQ_CST);
+    /* An event the new owner was told of before this store, or one the
+     * old owner had not taken yet, is still pending and now skipped by the
+     * old owner: have the hypervisor raise it again (EVTCHNOP_unmask
+     * notifies the port's vCPU, now the new one). A masked port keeps
+     * waiting for its own unmask. */
+    shared_info_t *s = gk_shared_info;
+    unsigned int w = word_of(port);
+    if ((__atomic_load_n(&s->evtchn_pending[w], __ATOMIC_SEQ_CST) & bit_of(port)) &&
+        !(__atomic_fetch_or(&s->evtchn_mask[w], bit_of(port), __ATOMIC_SEQ_CST) & bit_of(port)))
+        return gk_evtchn_unmask(port);
+    return 0;
 }
 
 int gk_evtchn_send(evtchn_port_t port)
@@ -225,8 +305,8 @@ int gk_evtchn_close(evtchn_port_t port)
     int rc = HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
     if (rc == 0 && port < NR_PORTS) {
         unsigned int saved = gk_irq_save();
-        handlers[port] = NULL;
-        fired[word_of(port)] &= ~bit_of(port);
+        __atomic_store_n(&handlers[port], NULL, __ATOMIC_RELAXED);
+        drop_fired(port);
         gk_irq_restore(saved);
     }
     return rc;
@@ -266,17 +346,16 @@ static int poll_wait(evtchn_port_t port, uint64_t deadline_ns, multicall_entry_t
             { .op = __HYPERVISOR_sched_op, .args = { SCHEDOP_poll, (unsigned long)&poll } },
         };
         gk_handle_events();
-        rc = (fired[w] & bit) ? HYPERVISOR_multicall(calls, 1) : HYPERVISOR_multicall(calls, 2);
+        rc = (__atomic_load_n(&fired[w], __ATOMIC_ACQUIRE) & bit) ? HYPERVISOR_multicall(calls, 1)
+                                                                  : HYPERVISOR_multicall(calls, 2);
         first->result = calls[0].result;
         if (rc == 0 && (long)calls[0].result < 0)
             rc = (int)(long)calls[0].result;
     }
     while (rc == 0) {
         gk_handle_events();
-        if (fired[w] & bit) {
-            fired[w] &= ~bit;
+        if (take_fired(port))
             break;
-        }
         if (deadline_ns && gk_now_ns() >= deadline_ns) {
             rc = -XEN_ETIMEDOUT;
             break;

@@ -1,11 +1,27 @@
 /*
  * time.c - system time from the pvclock, the wall clock, VIRQ_TIMER-based
  * timers and sleeping, and runstate (steal time).
+ *
+ * Timers and runstate are per vCPU, as the hypervisor keeps them: each
+ * vCPU has its own VIRQ_TIMER binding, single-shot deadline and runstate
+ * area, indexed by gk_smp_cpu_id() (always 0 without SMP).
  */
 #include <guestkit/guestkit.h>
 
-static int timer_port = -1;              /* VIRQ_TIMER's port, once bound */
-static volatile uint64_t armed_deadline; /* single-shot deadline set, 0 = none */
+/* One vCPU's timer. */
+struct cpu_timer {
+    int port;                           /* VIRQ_TIMER's port, -1 until bound */
+    volatile uint64_t armed_deadline;   /* single-shot deadline set, 0 = none */
+};
+
+static struct cpu_timer timers[GK_SMP_MAX_VCPUS] = {
+    [0 ... GK_SMP_MAX_VCPUS - 1] = { .port = -1 },
+};
+
+static inline struct cpu_timer *my_timer(void)
+{
+    return &timers[gk_smp_cpu_id()];
+}
 
 /* ---- clock ------------------------------------------------------------------ */
 
@@ -30,7 +46,11 @@ static inline uint64_t scale_delta(uint64_t delta, uint32_t mul, int8_t shift)
 uint64_t gk_now_ns(void)
 {
     gk_traps_init();
-    const volatile struct vcpu_time_info *t = &gk_vcpu_info->time;
+    /* The calling vCPU's pvclock; vCPU 0's if the hypervisor has not
+     * filled this one in (yet): the TSC is the host's, one scale fits. */
+    const volatile struct vcpu_time_info *t = &gk_smp_vcpu_info()->time;
+    if (t->tsc_to_system_mul == 0)
+        t = &gk_vcpu_info->time;
     uint32_t version;
     uint64_t tsc_timestamp, system_time, tsc;
     uint32_t mul;
@@ -72,27 +92,30 @@ void gk_wallclock(uint64_t *sec, uint32_t *nsec)
 
 /* ---- timers ------------------------------------------------------------------ */
 
-/* Every VIRQ_TIMER: whatever single-shot deadline was armed has passed (or
- * it was the periodic timer; arming again is then merely redundant). */
+/* Every VIRQ_TIMER (taken by the vCPU it was bound on): whatever
+ * single-shot deadline was armed has passed (or it was the periodic timer;
+ * arming again is then merely redundant). */
 static void timer_fired(evtchn_port_t port)
 {
     (void)port;
-    armed_deadline = 0;
+    my_timer()->armed_deadline = 0;
 }
 
 int gk_timer_port(void)
 {
-    if (timer_port >= 0)
-        return timer_port;
-    int rc = gk_evtchn_bind_virq(VIRQ_TIMER);
+    struct cpu_timer *t = my_timer();
+    if (t->port >= 0)
+        return t->port;
+    unsigned int me = gk_smp_cpu_id();
+    int rc = gk_evtchn_bind_virq_on(VIRQ_TIMER, me);
     if (rc < 0)
         return rc;
-    timer_port = rc;
-    gk_evtchn_set_handler((evtchn_port_t)timer_port, timer_fired);
+    t->port = rc;
+    gk_evtchn_set_handler((evtchn_port_t)t->port, timer_fired);
     /* A PV vCPU starts with a 10 ms periodic timer: GuestKit's timers are
      * single-shot. (A hypervisor without one may refuse; harmless.) */
-    HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL);
-    return timer_port;
+    HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, me, NULL);
+    return t->port;
 }
 
 int gk_timer_set(uint64_t deadline_ns)
@@ -100,11 +123,12 @@ int gk_timer_set(uint64_t deadline_ns)
     int rc = gk_timer_port();
     if (rc < 0)
         return rc;
+    struct cpu_timer *t = my_timer();
     struct vcpu_set_singleshot_timer op = { .timeout_abs_ns = deadline_ns, .flags = 0 };
-    armed_deadline = deadline_ns;
-    rc = HYPERVISOR_vcpu_op(VCPUOP_set_singleshot_timer, 0, &op);
+    t->armed_deadline = deadline_ns;
+    rc = HYPERVISOR_vcpu_op(VCPUOP_set_singleshot_timer, gk_smp_cpu_id(), &op);
     if (rc)
-        armed_deadline = 0;
+        t->armed_deadline = 0;
     return rc;
 }
 
@@ -113,13 +137,13 @@ int gk_timer_cancel(void)
     int rc = gk_timer_port();
     if (rc < 0)
         return rc;
-    armed_deadline = 0;
-    return HYPERVISOR_vcpu_op(VCPUOP_stop_singleshot_timer, 0, NULL);
+    my_timer()->armed_deadline = 0;
+    return HYPERVISOR_vcpu_op(VCPUOP_stop_singleshot_timer, gk_smp_cpu_id(), NULL);
 }
 
 int gk_timer_arm(uint64_t deadline_ns)
 {
-    uint64_t armed = armed_deadline;
+    uint64_t armed = my_timer()->armed_deadline;
     /* An earlier deadline still ahead will wake the waiter in time. */
     if (armed && armed <= deadline_ns && gk_now_ns() < armed)
         return 0;
@@ -132,9 +156,9 @@ int gk_timer_periodic(uint64_t period_ns)
     if (rc < 0)
         return rc;
     if (period_ns == 0)
-        return HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL);
+        return HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, gk_smp_cpu_id(), NULL);
     struct vcpu_set_periodic_timer op = { .period_ns = period_ns };
-    return HYPERVISOR_vcpu_op(VCPUOP_set_periodic_timer, 0, &op);
+    return HYPERVISOR_vcpu_op(VCPUOP_set_periodic_timer, gk_smp_cpu_id(), &op);
 }
 
 /* ---- blocking ------------------------------------------------------------------ */
@@ -152,13 +176,14 @@ void gk_sleep_until(uint64_t deadline_ns)
      * once if it is already pending). */
     /* Arm the singleshot timer and poll on VIRQ_TIMER's port in one entry (multicall); the poll's own
      * timeout is a safety net a little after the deadline. */
+    struct cpu_timer *t = my_timer();
     while (gk_now_ns() < deadline_ns) {
         struct vcpu_set_singleshot_timer op = { .timeout_abs_ns = deadline_ns, .flags = 0 };
         multicall_entry_t arm = { .op = __HYPERVISOR_vcpu_op,
-                                  .args = { VCPUOP_set_singleshot_timer, 0, (unsigned long)&op } };
-        armed_deadline = deadline_ns;
-        if (gk_evtchn_call_and_wait(&arm, (evtchn_port_t)timer_port, deadline_ns + 100 * GK_NS_PER_MS) != 0)
-            armed_deadline = 0;
+                                  .args = { VCPUOP_set_singleshot_timer, gk_smp_cpu_id(), (unsigned long)&op } };
+        t->armed_deadline = deadline_ns;
+        if (gk_evtchn_call_and_wait(&arm, (evtchn_port_t)t->port, deadline_ns + 100 * GK_NS_PER_MS) != 0)
+            t->armed_deadline = 0;
     }
 }
 
@@ -176,27 +201,30 @@ void gk_idle(void)
 
 /* ---- runstate ------------------------------------------------------------------ */
 
-static struct vcpu_runstate_info runstate;
-static int runstate_registered;
+/* One area per vCPU; registered[] says which ones the hypervisor writes. */
+static struct vcpu_runstate_info runstates[GK_SMP_MAX_VCPUS];
+static int runstate_registered[GK_SMP_MAX_VCPUS];
 
 int gk_runstate_register(void)
 {
     gk_traps_init();
+    unsigned int me = gk_smp_cpu_id();
     /* Lets a reader tell a half-written area (XEN_RUNSTATE_UPDATE); without
      * it the entry-time check below still catches updates. */
     HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_runstate_update_flag);
-    struct vcpu_register_runstate_memory_area area = { .addr.v = &runstate };
-    int rc = HYPERVISOR_vcpu_op(VCPUOP_register_runstate_memory_area, 0, &area);
+    struct vcpu_register_runstate_memory_area area = { .addr.v = &runstates[me] };
+    int rc = HYPERVISOR_vcpu_op(VCPUOP_register_runstate_memory_area, me, &area);
     if (rc == 0)
-        runstate_registered = 1;
+        runstate_registered[me] = 1;
     return rc;
 }
 
 int gk_runstate(struct vcpu_runstate_info *out)
 {
-    if (!runstate_registered)
+    unsigned int me = gk_smp_cpu_id();
+    if (!runstate_registered[me])
         return -XEN_ENODATA;
-    const volatile struct vcpu_runstate_info *r = &runstate;
+    const volatile struct vcpu_runstate_info *r = &runstates[me];
     uint64_t entry;
 
     /* The hypervisor rewrites the area when the vCPU changes state: copy

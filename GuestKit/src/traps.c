@@ -130,7 +130,7 @@ void gk_trap_dump(const struct gk_trap_frame *f)
               gk_trap_name(f->vector), f->vector, f->error_code, f->rip, f->cs,
               f->rflags, f->rsp, f->ss);
     if (f->vector == GK_TRAP_PF && gk_vcpu_info)
-        gk_printf(" cr2 0x%lx", gk_vcpu_info->arch.cr2);
+        gk_printf(" cr2 0x%lx", gk_smp_vcpu_info()->arch.cr2);   /* this vCPU's */
     gk_printf("\nguestkit: rax 0x%lx rbx 0x%lx rcx 0x%lx rdx 0x%lx rsi 0x%lx rdi 0x%lx rbp 0x%lx\n",
               f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp);
 }
@@ -144,7 +144,10 @@ void gk_trap(struct gk_trap_frame *f)
     }
     if (f->vector == GK_TRAP_NM)
         HYPERVISOR_fpu_taskswitch(0);   /* printing may use SSE */
-    gk_printf("guestkit: unhandled exception\n");
+    if (gk_smp_active)
+        gk_printf("guestkit: unhandled exception on vcpu %u\n", gk_smp_cpu_id());
+    else
+        gk_printf("guestkit: unhandled exception\n");
     gk_trap_dump(f);
     gk_shutdown(SHUTDOWN_crash);
 }

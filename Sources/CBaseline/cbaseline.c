@@ -20,26 +20,27 @@ struct vm_handle {
     struct kvm_run *run;
     uint8_t *window;
     void *stub;
-    uint64_t window_size;
+    uint64_t window_size, stub_size;
 };
 
 static int vm_open(int kvm, const struct cbaseline_vm *vm, struct vm_handle *h) {
     memset(h, 0, sizeof *h);
     h->vmfd = h->vcpu = -1;
     h->window_size = vm->window_size;
+    h->stub_size = vm->stub_size;
     h->window = mmap(NULL, vm->window_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    h->stub = mmap(NULL, HV_STUB_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    h->stub = mmap(NULL, h->stub_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (h->window == MAP_FAILED || h->stub == MAP_FAILED) return -errno;
     for (int i = 0; i < vm->nruns; i++) {
         const struct cbaseline_frames *f = &vm->runs[i];
         if (mmap(h->window + (f->first_mfn << 12), f->count << 12, PROT_READ | (f->writable ? PROT_WRITE : 0),
                  MAP_SHARED | MAP_FIXED, vm->memfd, (off_t)(f->first_mfn << 12)) == MAP_FAILED) return -errno;
     }
-    memcpy(h->stub, vm->stub_image, HV_STUB_SIZE);
+    memcpy(h->stub, vm->stub_image, h->stub_size);
     if ((h->vmfd = ckvm_create_vm(kvm)) < 0) return h->vmfd;
     h->size = ckvm_vcpu_mmap_size(kvm);
     int r = ckvm_set_memory_region(h->vmfd, 0, 0, 0, vm->window_size, h->window);
-    if (r == 0) r = ckvm_set_memory_region(h->vmfd, 1, 0, HV_STUB_GPA, HV_STUB_SIZE, h->stub);
+    if (r == 0) r = ckvm_set_memory_region(h->vmfd, 1, 0, HV_STUB_GPA, h->stub_size, h->stub);
     if (r == 0) r = h->vcpu = ckvm_create_vcpu(h->vmfd, 0);
     if (r < 0) return r;
     if (!(h->run = ckvm_map_run(h->vcpu, h->size))) return -errno;
@@ -53,7 +54,7 @@ static void vm_close(struct vm_handle *h) {
     if (h->vcpu >= 0) close(h->vcpu);
     if (h->vmfd >= 0) close(h->vmfd);
     if (h->window && h->window != MAP_FAILED) munmap(h->window, h->window_size);
-    if (h->stub && h->stub != MAP_FAILED) munmap(h->stub, HV_STUB_SIZE);
+    if (h->stub && h->stub != MAP_FAILED) munmap(h->stub, h->stub_size);
 }
 
 void cbaseline_run(int kvm, const struct cbaseline_vm *vm, int stop_after_first_exit, struct cbaseline_result *out) {

@@ -79,11 +79,12 @@ int ckvm_setup_pv_vcpu(int vcpu, const struct kvm_cpuid2 *cpuid, const struct ck
     s.ss = data(0xe02b, 3);        // FLAT_KERNEL_SS
     struct kvm_segment null = { .selector = 0, .unusable = 1 };
     s.ds = s.es = s.fs = s.gs = null;
-    s.gdt.base = HV_STUB_VA + HV_VOFF_GDT;
+    uint64_t block = HV_STUB_VA + HV_VOFF_VCPUS + (uint64_t)start->vcpu * HV_VCPU_VSTRIDE;
+    s.gdt.base = block + HV_VCPU_VOFF_GDT;
     s.gdt.limit = HV_GDT_PAGES * 4096 - 1;
     s.idt.base = HV_STUB_VA + HV_OFF_IDT;
     s.idt.limit = 256 * 16 - 1;
-    s.tr = (struct kvm_segment){ .base = HV_STUB_VA + HV_OFF_TSS, .limit = 0x67, .selector = 0xe040,
+    s.tr = (struct kvm_segment){ .base = block + HV_VCPU_VOFF_TSS, .limit = 0x67, .selector = 0xe040,
         .type = 0xb, .present = 1, .s = 0 };    // busy 64-bit TSS
     s.ldt = (struct kvm_segment){ .selector = 0, .type = 2, .present = 0, .unusable = 1 };
     if ((r = ckvm_set_sregs(vcpu, &s)) < 0) return r;

@@ -112,3 +112,44 @@ public enum MemoryOpLayout {
     /// The largest extent order accepted (Xen lets a PV domU ask for up to order 9 by default).
     public static let maximumOrder: UInt32 = 9
 }
+
+/// `struct vcpu_guest_context` for x86-64 (5168 bytes): VCPUOP_initialise's argument.
+public enum VCPUGuestContextLayout {
+    public static let size = 5168
+    /// FXSAVE image (512 bytes), loaded only with VGCF_i387_valid.
+    public static let fpuContext = 0
+    public static let flags = 512
+    /// `struct cpu_user_regs` (CPUUserRegsLayout).
+    public static let userRegs = 520
+    /// `struct trap_info trap_ctxt[256]`: entry i is vector i.
+    public static let trapContext = 720
+    public static let ldtBase = 4816, ldtEntries = 4824
+    /// `gdt_frames[16]` (MFNs), then `gdt_ents`.
+    public static let gdtFrames = 4832, gdtEntries = 4960
+    public static let maxGDTFrames = 16
+    public static let kernelSS = 4968, kernelSP = 4976
+    /// `ctrlreg[8]`: [1] the user L4 and [3] the kernel L4, both in CR3 format (MFN << 12).
+    public static let controlRegisters = 4984
+    public static let debugRegisters = 5048
+    public static let eventCallback = 5112, failsafeCallback = 5120, syscallCallback = 5128
+    public static let vmAssist = 5136
+    public static let fsBase = 5144, gsBaseKernel = 5152, gsBaseUser = 5160
+
+    /// `VGCF_*` flags.
+    public static let flagI387Valid: UInt64 = 1 << 0
+    public static let flagInKernel: UInt64 = 1 << 2
+    public static let flagFailsafeDisablesEvents: UInt64 = 1 << 3
+    public static let flagSyscallDisablesEvents: UInt64 = 1 << 4
+    public static let flagOnline: UInt64 = 1 << 5
+}
+
+/// `struct cpu_user_regs` for x86-64 (200 bytes).
+public enum CPUUserRegsLayout {
+    public static let size = 200
+    /// r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi: 8 bytes each from offset 0.
+    public static let r15 = 0, r14 = 8, r13 = 16, r12 = 24, rbp = 32, rbx = 40, r11 = 48, r10 = 56, r9 = 64, r8 = 72
+    public static let rax = 80, rcx = 88, rdx = 96, rsi = 104, rdi = 112
+    public static let errorCode = 120, entryVector = 124
+    public static let rip = 128, cs = 136, savedUpcallMask = 140, rflags = 144, rsp = 152, ss = 160
+    public static let es = 168, ds = 176, fs = 184, gs = 192
+}

@@ -83,10 +83,14 @@ public final class Domain: @unchecked Sendable {
     let events = Mutex(PortTable())
     /// Guest system time (the pvclock's clock) minus the host's monotonic clock, set by the platform.
     var systemTimeOffset: Int64 = 0
+    /// `vm_assist` bits: the domain's, as on Xen (not per vCPU).
+    let vmAssist = Atomic<UInt64>(0)
     /// Whether privileged instructions beyond Xen's set (cli/sti/hlt) are trapped and emulated.
     public let emulatePrivileged: Bool
 
     private let stateLock = Mutex<DomainState>(.created)
+    /// Serialises bringing vCPUs up and down (VCPUOP_initialise/up/down), as Xen's domain lock.
+    let lifecycleLock = Mutex<Void>(())
     private let crashLock = Mutex<CrashReport?>(nil)
     private let running = Atomic<Int>(0)
     private let finished = DispatchGroup()
@@ -120,24 +124,29 @@ public final class Domain: @unchecked Sendable {
     public var label: String { "domain \(id) (\(name))" }
 
     /// Xen system time now: what the guest's pvclock reads.
-    public func systemTime() -> UInt64 { UInt64(bitPattern: Int64(bitPattern: monotonicNanos()) &+ systemTimeOffset) }
+    public func systemTime() -> UInt64 { systemTime(atMonotonic: monotonicNanos()) }
+
+    /// Xen system time at host monotonic time `nanos`.
+    func systemTime(atMonotonic nanos: UInt64) -> UInt64 { UInt64(bitPattern: Int64(bitPattern: nanos) &+ systemTimeOffset) }
 
     /// Takes a physical CPU before the vCPU first enters the guest. False: stop instead.
     public func vcpuWillRun(_ vcpu: VCPU) -> Bool {
         guard let scheduler = hypervisor?.scheduler else { return true }
         scheduler.add(vcpu)
+        vcpu.setRunstate(.runnable)
         let ok = scheduler.acquire(vcpu)
-        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        vcpu.setRunstate(.running)
         return ok
     }
 
-    /// The scheduler asked for the physical CPU back: queue for it again (runnable meanwhile).
-    /// False: stop instead.
+    /// The scheduler asked for the physical CPU back, or the vCPU was taken down: queue for the CPU again
+    /// (runnable meanwhile), or sleep offline until VCPUOP_up. False: stop instead.
     public func preempted(_ vcpu: VCPU) -> Bool {
+        if vcpu.down.load(ordering: .acquiring) { return sleepWhileDown(vcpu) }
         guard let scheduler = hypervisor?.scheduler else { vcpu.preemptRequested.store(false, ordering: .relaxed); return true }
-        vcpu.runstate.transition(to: .runnable, now: monotonicNanos(), systemTime: systemTime())
+        vcpu.setRunstate(.runnable)
         let ok = scheduler.requeue(vcpu)
-        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        vcpu.setRunstate(.running)
         return ok && !vcpu.stopRequested.load(ordering: .acquiring)
     }
 

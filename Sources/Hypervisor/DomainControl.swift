@@ -5,12 +5,14 @@ import HyperABI
 public struct DomainControl: Sendable {
     let hypervisor: Hypervisor
 
-    /// Creates an empty domain with `pages` of RAM (allocated now) and a VM on the platform.
+    /// Creates an empty domain with `pages` of RAM (allocated now), `vcpus` vCPUs (all down until started:
+    /// vCPU 0 by `unpause`, the others by the guest with VCPUOP_initialise/up) and a VM on the platform.
     public func createDomain(name: String, pages: Int, maxPages: Int? = nil, vcpus: Int = 1, handle: [UInt8]? = nil,
                              emulatePrivileged: Bool = false) throws(HypervisorError) -> Domain {
-        guard pages > 0, vcpus == 1 else {
+        guard pages > 0, (1...SharedInfoLayout.legacyMaxVCPUs).contains(vcpus) else {
             throw HypervisorError(.EINVAL, "domain \"\(name)\"", "create",
-                                  pages <= 0 ? "memory must be at least one page" : "only 1 vCPU per domain is supported so far")
+                                  pages <= 0 ? "memory must be at least one page"
+                                             : "\(vcpus) vCPUs: a domain has 1–\(SharedInfoLayout.legacyMaxVCPUs) (one vcpu_info each in shared_info)")
         }
         let frames = hypervisor.frames
         let domain = try hypervisor.register { (id) throws(HypervisorError) -> Domain in
@@ -35,6 +37,7 @@ public struct DomainControl: Sendable {
             let vm = try hypervisor.platform.createVM(for: domain)
             domain.vm = vm
             domain.systemTimeOffset = vm.systemTimeOffset
+            for v in domain.vcpus { v.setRunstate(.offline) }     // offline time counts from creation, as on Xen
             domain.writeWallClock()
         } catch {
             domain.release()
@@ -111,22 +114,22 @@ public struct DomainControl: Sendable {
                                   "the page tables under L4 frame 0x\(String(l4, radix: 16)) do not validate")
         }
         domain.vcpus[vcpu].context = context
+        domain.lifecycleLock.withLock { _ in domain.vcpus[vcpu].initialised = true }
     }
 
-    /// Starts the domain's vCPUs.
+    /// Starts the domain: vCPU 0 runs from the context the builder set; the guest brings up the others.
     public func unpause(_ domain: Domain) throws(HypervisorError) {
-        guard domain.markRunning(), let vm = domain.vm else {
+        let first = domain.vcpus[0]
+        guard domain.lifecycleLock.withLock({ _ in first.initialised }) else {
+            throw HypervisorError(.EINVAL, domain.label, "unpause", "vcpu 0 has no context")
+        }
+        guard domain.markRunning() else {
             throw HypervisorError(.EINVAL, domain.label, "unpause", "domain is \(domain.state), not freshly built")
         }
-        for v in domain.vcpus {
-            domain.vcpuStarted()
-            do {
-                try vm.start(v)
-            } catch {
-                domain.crash(CrashReport(cause: .fatalExit("could not start vcpu \(v.id): \(error)"), vcpu: v.id, registers: v.context.registers))
-                domain.vcpuDidStop(v)
-                throw error
-            }
+        do throws(XenErrno) {
+            try domain.bringUp(first)
+        } catch {
+            throw HypervisorError(error, domain.label, "unpause", "could not start vcpu 0")
         }
     }
 

@@ -49,14 +49,15 @@ extension Domain {
     func setPending(_ port: UInt32, notify vcpuIndex: Int) {
         let word = Int(port / 64) * 8, bit = Int(port % 64)
         if memory.testAndSetBit(mfn: sharedInfoMFN, offset: SharedInfoLayout.evtchnPending + word, bit: bit) { return }
-        wakePollers()
-        if memory.testBit(mfn: sharedInfoMFN, offset: SharedInfoLayout.evtchnMask + word, bit: bit) { return }
-        guard vcpuIndex < vcpus.count else { return }
-        let v = vcpus[vcpuIndex]
-        let info = v.vcpuInfo
-        if !memory.testAndSetBit(mfn: info.mfn, offset: info.offset + VCPUInfoLayout.pendingSel, bit: Int(port / 64)) {
-            markUpcallPending(v)
+        if !memory.testBit(mfn: sharedInfoMFN, offset: SharedInfoLayout.evtchnMask + word, bit: bit), vcpuIndex < vcpus.count {
+            let v = vcpus[vcpuIndex]
+            let info = v.vcpuInfo
+            if !memory.testAndSetBit(mfn: info.mfn, offset: info.offset + VCPUInfoLayout.pendingSel, bit: Int(port / 64)) {
+                markUpcallPending(v)
+            }
         }
+        // Pollers last, as Xen: one woken earlier would find the port pending but not yet its upcall flag.
+        wakePollers()
     }
 
     /// Sets evtchn_upcall_pending and gets the vCPU to notice: wake it if blocked, kick it if it runs unmasked.

@@ -57,8 +57,6 @@ public struct PVState: Sendable {
     public var shadowGSBase: UInt64 { kernelMode ? gsBaseUser : gsBaseKernel }
     /// Virtual CR0.TS (`fpu_taskswitch`, `clts`).
     public var taskSwitched = false
-    /// `vm_assist` bits.
-    public var vmAssist: UInt64 = 0
     /// Guest kernel mode (true) or guest user mode; both run at CPL 3, as on Xen.
     public var kernelMode = true
     /// The user-mode L4 (MMUEXT_NEW_USER_BASEPTR), 0 when none: returning to user mode needs one.

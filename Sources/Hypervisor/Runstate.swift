@@ -31,13 +31,21 @@ struct RunstateClock: Sendable {
         entryTime = systemTime
     }
 
-    /// `struct vcpu_runstate_info` as the guest reads it.
-    var bytes: [UInt8] {
+    /// Time per state with the current state counted up to `now` (its split between running and steal is
+    /// only known at the next transition, so all of it counts in the current state, as Xen reports it).
+    func times(now: UInt64) -> [UInt64] {
+        var t = times
+        if lastWall != 0, now > lastWall { t[Int(state.rawValue)] &+= now - lastWall }
+        return t
+    }
+
+    /// `struct vcpu_runstate_info` as the guest reads it at `now`.
+    func bytes(now: UInt64) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: RunstateLayout.size)
         func put(_ v: UInt64, _ off: Int) { for i in 0..<8 { out[off + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
         put(UInt64(UInt32(bitPattern: state.rawValue)), RunstateLayout.state)
         put(entryTime, RunstateLayout.stateEntryTime)
-        for (i, t) in times.enumerated() { put(t, RunstateLayout.time + 8 * i) }
+        for (i, t) in times(now: now).enumerated() { put(t, RunstateLayout.time + 8 * i) }
         return out
     }
 

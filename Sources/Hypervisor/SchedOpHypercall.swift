@@ -37,26 +37,26 @@ extension Domain {
         }
     }
 
-    /// SCHEDOP_block: enable events and sleep until one is pending (or the domain ends). Returns at once
+    /// SCHEDOP_block: enable events and sleep until one is pending (or the domain ends, or the vCPU is taken down). Returns at once
     /// when one already is: the upcall is then delivered on the way back to the guest.
     /// Returns false if the domain ended meanwhile.
     func block(_ vcpu: VCPU, _ regs: inout CPURegisters) -> Bool {
         vcpu.setEventsMasked(false)
         chost_fence_sync()
         guard !vcpu.upcallPending else { return true }
-        vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
+        vcpu.setRunstate(.blocked)
         let scheduler = hypervisor?.scheduler
         scheduler?.clearHint(vcpu)
         scheduler?.release(vcpu)
         defer { scheduler?.acquire(vcpu, boosted: true) }             // Xen's wake-up boost
-        while !vcpu.upcallPending && !vcpu.stopRequested.load(ordering: .acquiring) {
+        while !vcpu.upcallPending && !vcpu.stopRequested.load(ordering: .acquiring) && !vcpu.down.load(ordering: .acquiring) {
             // Sleep until the vCPU's own timer at the latest, and fire it from here: a timer that would
             // otherwise wake the timer queue, which then wakes us, costs two wake-ups instead of one.
             let deadline = vcpu.timer.nextHostDeadline
             vcpu.parker.park(until: deadline)
             if let deadline, monotonicNanos() >= deadline { vcpu.timer.fire() }
         }
-        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        vcpu.setRunstate(.running)
         writeRunstate(vcpu)
         return !vcpu.stopRequested.load(ordering: .acquiring)
     }
@@ -82,19 +82,19 @@ extension Domain {
         if anyPending() { return 0 }
         vcpu.polling.store(true, ordering: .releasing)
         defer { vcpu.polling.store(false, ordering: .releasing) }
-        vcpu.runstate.transition(to: .blocked, now: monotonicNanos(), systemTime: systemTime())
+        vcpu.setRunstate(.blocked)
         let scheduler = hypervisor?.scheduler
         scheduler?.clearHint(vcpu)
         scheduler?.release(vcpu)
         defer { scheduler?.acquire(vcpu, boosted: true) }
-        while !anyPending() && !vcpu.stopRequested.load(ordering: .acquiring) {
+        while !anyPending() && !vcpu.stopRequested.load(ordering: .acquiring) && !vcpu.down.load(ordering: .acquiring) {
             if let deadline, monotonicNanos() >= deadline { break }
             let timer = vcpu.timer.nextHostDeadline
             let wake = [deadline, timer].compactMap { $0 }.min()
             vcpu.parker.park(until: wake)
             if let timer, monotonicNanos() >= timer { vcpu.timer.fire() }
         }
-        vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+        vcpu.setRunstate(.running)
         return 0
     }
 
@@ -102,7 +102,7 @@ extension Domain {
     func writeRunstate(_ vcpu: VCPU) {
         let area = vcpu.pv.runstateArea
         guard area != 0 else { return }
-        try? vcpu.addressSpace.copyToGuest(area, bytes: vcpu.runstate.bytes)
+        try? vcpu.addressSpace.copyToGuest(area, bytes: vcpu.runstateInfo)
     }
 }
 

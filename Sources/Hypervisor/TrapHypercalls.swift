@@ -108,7 +108,11 @@ extension Domain {
     func vmAssist(_ vcpu: VCPU, command: UInt64, type: UInt64) throws(XenErrno) -> UInt64 {
         guard command == VMAssist.enable || command == VMAssist.disable else { throw .ENOSYS }
         guard VMAssist.validTypes.contains(type) else { throw .EINVAL }
-        if command == VMAssist.enable { vcpu.pv.vmAssist |= 1 << type } else { vcpu.pv.vmAssist &= ~(1 << type) }
+        if command == VMAssist.enable {
+            vmAssist.bitwiseOr(1 << type, ordering: .relaxed)
+        } else {
+            vmAssist.bitwiseAnd(~(1 << type), ordering: .relaxed)
+        }
         return 0
     }
 

@@ -16,8 +16,16 @@ public final class VCPU: @unchecked Sendable {
     let parker = Parker()
     /// Ports this vCPU waits for in SCHEDOP_poll (empty when not polling).
     let polling = Atomic<Bool>(false)
-    /// Time accounting for the runstate area.
-    var runstate = RunstateClock()
+    /// Time accounting for the runstate area: changed by the vCPU's own thread, read by its siblings
+    /// (VCPUOP_get_runstate_info on another vCPU).
+    private let runstate = Mutex(RunstateClock())
+    /// Down (VCPUOP_down, or never brought up): it runs no guest code. vCPU 0 comes up at unpause,
+    /// the others with VCPUOP_up.
+    public let down = Atomic<Bool>(true)
+    /// Has a context to run (the builder's for vCPU 0, VCPUOP_initialise for the others) and whether its
+    /// platform thread was started: guarded by the domain's lifecycle lock.
+    var initialised = false
+    var threadStarted = false
     /// The singleshot timer and the periodic timer of this vCPU.
     var timer: VCPUTimer!
     /// The platform asks this at every exit; set by `Domain.destroy` and by shutdown.
@@ -45,6 +53,26 @@ public final class VCPU: @unchecked Sendable {
         scratch = .allocate(byteCount: 4096, alignment: 64)
         vcpuInfoLocation.store(domain.sharedInfoMFN << 12 | UInt64(id * VCPUInfoLayout.size), ordering: .relaxed)
         timer = VCPUTimer(vcpu: self)
+    }
+
+    /// Moves the runstate to `next` now. On the vCPU's own thread only (running time is its thread CPU time).
+    func setRunstate(_ next: RunState) {
+        let now = monotonicNanos()
+        let system = domain.systemTime(atMonotonic: now)
+        runstate.withLock { $0.transition(to: next, now: now, systemTime: system) }
+    }
+
+    /// `struct vcpu_runstate_info` now, as Xen's vcpu_runstate_get: the current state includes the time since
+    /// it was entered. Any thread.
+    var runstateInfo: [UInt8] {
+        let now = monotonicNanos()
+        return runstate.withLock { $0.bytes(now: now) }
+    }
+
+    /// The runstate (state and nanoseconds per state), for tools.
+    public var runstateTimes: (state: RunState, times: [UInt64]) {
+        let now = monotonicNanos()
+        return runstate.withLock { ($0.state, $0.times(now: now)) }
     }
 
     /// Forgets what the platform has just applied.

@@ -1,14 +1,24 @@
 import HyperABI
 
 extension Domain {
-    /// `vcpu_op(cmd, vcpuid, arg)` (24): timers, runstate and vcpu_info registration for the caller's vCPUs.
+    /// `vcpu_op(cmd, vcpuid, arg)` (24): bringing vCPUs up and down, timers, runstate and vcpu_info
+    /// registration for the caller's vCPUs.
     func vcpuOp(_ vcpu: VCPU, command: UInt64, target: UInt64, argument: UInt64) throws(XenErrno) -> UInt64 {
         guard target < UInt64(vcpus.count) else { throw .ENOENT }
         let v = vcpus[Int(target)]
         let space = vcpu.addressSpace
         switch VCPUOpCommand(rawValue: command) {
+        case .initialise:
+            try initialiseVCPU(vcpu, v, context: argument)
+            return 0
+        case .up:
+            try bringUp(v)
+            return 0
+        case .down:
+            takeDown(vcpu, v)
+            return 0
         case .isUp:
-            return 1
+            return v.down.load(ordering: .acquiring) ? 0 : 1
         case .setSingleshotTimer:
             guard v === vcpu else { throw .EINVAL }                        // own vCPU only
             let deadline = try space.load(UInt64.self, at: argument)
@@ -30,20 +40,17 @@ extension Domain {
             guard v === vcpu else { throw .EINVAL }
             let area = try space.load(UInt64.self, at: argument)
             vcpu.pv.runstateArea = area
-            vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
+            vcpu.setRunstate(.running)
             writeRunstate(vcpu)
             return 0
         case .getRunstateInfo:
-            guard v === vcpu else { throw .EINVAL }
-            vcpu.runstate.transition(to: .running, now: monotonicNanos(), systemTime: systemTime())
-            try space.copyToGuest(argument, bytes: vcpu.runstate.bytes)
+            if v === vcpu { vcpu.setRunstate(.running) }                    // split what it ran since into run and steal
+            try space.copyToGuest(argument, bytes: v.runstateInfo)
             return 0
         case .registerVCPUInfo:
             let mfn = try space.load(UInt64.self, at: argument)
             let offset = try space.load(UInt32.self, at: argument + 8)
             return try registerVCPUInfo(v, mfn: mfn, offset: Int(offset))
-        case .initialise, .up, .down:
-            throw .ENOSYS                                                     // with multi-vCPU guests
         default:
             throw .ENOSYS
         }

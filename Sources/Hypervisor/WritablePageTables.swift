@@ -59,7 +59,7 @@ extension Domain {
     /// apply it and resume after the instruction. False if this is not such a store or the entry is
     /// refused: the #PF then goes to the guest, as Xen does.
     func emulatePageTableWrite(_ vcpu: VCPU, _ regs: inout CPURegisters, address: UInt64, errorCode: UInt64) -> Bool {
-        guard vcpu.pv.vmAssist & (1 << 2) != 0, vcpu.pv.kernelMode, errorCode & 3 == 3,
+        guard vmAssist.load(ordering: .relaxed) & (1 << 2) != 0, vcpu.pv.kernelMode, errorCode & 3 == 3,
               case .success(let target) = vcpu.addressSpace.translate(address, write: false) else { return false }
         let snapshot = regs
         guard let store = PageTableStore.decode(instructionBytes(vcpu, at: regs.rip), register: { snapshot[encoding: $0] }),

@@ -58,11 +58,11 @@ extension KVMPlatform {
         }
         var failure: HypervisorError? = nil
         runs.withUnsafeBufferPointer { runs in
-            stub.image.withUnsafeBytes { image in
+            stub.singleVCPUImage.withUnsafeBytes { image in
                 var spec = cbaseline_vm(memfd: domain.memory.fd, window_size: UInt64(vm.window.size), runs: runs.baseAddress,
-                                        nruns: Int32(runs.count), stub_image: image.baseAddress,
+                                        nruns: Int32(runs.count), stub_image: image.baseAddress, stub_size: UInt64(image.count),
                                         start: ckvm_pv_start(rip: c.registers.rip, rsp: c.registers.rsp, rsi: c.registers.rsi,
-                                                             rflags: c.registers.rflags, cr3: c.kernelL4 << 12),
+                                                             rflags: c.registers.rflags, cr3: c.kernelL4 << 12, vcpu: 0),
                                         cpuid: device.cpuid)
                 do throws(HypervisorError) { try body(&spec) } catch { failure = error }
             }

@@ -11,6 +11,10 @@ extension KVMVCPU {
         let domain = vcpu.domain
         var regs = CPURegisters()
         guard domain.vcpuWillRun(vcpu) else { return }
+        // A vCPU started by VCPUOP_initialise brings segment bases (and maybe more) to load first.
+        if !vcpu.pv.dirty.isEmpty, !applyArchState() { return }
+        // Taken down (or preempted) before it first ran: a kick sent before the thread existed was lost.
+        if vcpu.preemptRequested.load(ordering: .relaxed), !domain.preempted(vcpu) { return }
         while !vcpu.stopRequested.load(ordering: .acquiring) {
             let rc = ckvm_run(fd)
             vcpu.exits.add(1, ordering: .relaxed)
@@ -69,7 +73,7 @@ extension KVMVCPU {
     /// An exception delivered through the stub: read its frame from the ring-0 stack, let the core decide,
     /// and resume through the stub's `iretq` with the frame rewritten to where the guest continues.
     private func exception(_ regs: CPURegisters) -> VCPUAction {
-        guard let offset = StubRegion.stackOffset(regs.rsp, count: 56) else {
+        guard let offset = StubRegion.stackOffset(regs.rsp, count: 56, vcpu: vcpu.id) else {
             return vcpu.domain.fatalExit(vcpu, "exception exit with the ring-0 stack pointer at 0x\(String(regs.rsp, radix: 16))", registers: regs)
         }
         let w = vm.stub.words(at: offset, count: 7)
@@ -109,7 +113,7 @@ extension KVMVCPU {
             if r < 0 { failure = "moving the pvclock: \(HypervisorError.hostErrnoName(-r))" }
         }
         if dirty.contains(.descriptorTables) {
-            vm.mapGuestGDT(vcpu.pv.gdtFrames)
+            vm.mapGuestGDT(vcpu.pv.gdtFrames, vcpu: vcpu.id)
         }
         if !dirty.isDisjoint(with: [.translations, .descriptorTables]) {
             let r = ckvm_zap_translations(vm.fd, StubRegion.zapGPA, vm.stub.base)

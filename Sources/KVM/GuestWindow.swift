@@ -56,39 +56,42 @@ final class GuestWindow: @unchecked Sendable {
     }
 }
 
-/// An anonymous host mapping holding one VM's copy of the stub region.
+/// An anonymous host mapping holding one VM's copy of the stub region, sized for its vCPUs.
 final class StubMemory: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
+    let size: Int
 
-    init(_ template: StubRegion, label: String) throws(HypervisorError) {
-        guard let p = mmap(nil, StubRegion.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0), p != MAP_FAILED else {
+    init(_ template: StubRegion, vcpus: Int, label: String) throws(HypervisorError) {
+        size = StubRegion.size(vcpus: vcpus)
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0), p != MAP_FAILED else {
             throw HypervisorError(errno: errno, label, "allocate the stub region")
         }
         base = p
-        template.image.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: StubRegion.size) }
+        StubRegion.fill(UnsafeMutableRawBufferPointer(start: base, count: size), template: template.image, vcpus: vcpus)
     }
 
-    deinit { munmap(base, StubRegion.size) }
+    deinit { munmap(base, size) }
 
     /// Writes little-endian words at `offset` (the exception frame the stub will `iretq` through).
     func store(_ words: [UInt64], at offset: Int) {
-        precondition(offset >= 0 && offset + words.count * 8 <= StubRegion.size && offset & 7 == 0)
+        precondition(offset >= 0 && offset + words.count * 8 <= size && offset & 7 == 0)
         for (i, w) in words.enumerated() { (base + offset + i * 8).storeBytes(of: w, as: UInt64.self) }
     }
 
-    /// Points the guest part of the GDT (14 pages) at `frames`, the rest at the zero page.
-    func mapGDT(_ frames: [UInt64]) {
-        let l1 = Int(HV_OFF_STUB_L1)
+    /// Points the guest part of vCPU `vcpu`'s GDT (14 pages) at `frames`, the rest at the zero page.
+    func mapGDT(_ frames: [UInt64], vcpu: Int) {
         for page in 0..<Int(HV_GDT_PAGES) - 1 {
             let gpa = page < frames.count ? frames[page] << 12 : StubRegion.stubGPA + UInt64(HV_OFF_ZERO)
             let entry = gpa | PTE.present | PTE.accessed | PTE.noExecute
-            (base + l1 + (Int(HV_VOFF_GDT >> 12) + page) * 8).storeBytes(of: entry, as: UInt64.self)
+            let offset = StubRegion.l1EntryOffset(vcpu: vcpu, voff: Int(HV_VCPU_VOFF_GDT) + page << 12)
+            precondition(offset + 8 <= size)
+            (base + offset).storeBytes(of: entry, as: UInt64.self)
         }
     }
 
     /// Reads `count` little-endian words at `offset`.
     func words(at offset: Int, count: Int) -> [UInt64] {
-        precondition(offset >= 0 && offset + count * 8 <= StubRegion.size && offset & 7 == 0)
+        precondition(offset >= 0 && offset + count * 8 <= size && offset & 7 == 0)
         return (0..<count).map { (base + offset + $0 * 8).load(as: UInt64.self) }
     }
 }

@@ -39,12 +39,13 @@ final class KVMVCPU: @unchecked Sendable {
     func start() throws(HypervisorError) {
         let c = vcpu.context
         var s = ckvm_pv_start(rip: c.registers.rip, rsp: c.registers.rsp, rsi: c.registers.rsi,
-                              rflags: c.registers.rflags, cr3: c.kernelL4 << 12)
+                              rflags: c.registers.rflags, cr3: c.kernelL4 << 12, vcpu: UInt32(vcpu.id))
         let r = ckvm_setup_pv_vcpu(fd, vm.platform.device.cpuid, &s)
         guard r == 0 else { throw HypervisorError(errno: -r, vm.label, "set up vcpu \(vcpu.id) (CPUID, sregs, MSRs, registers)") }
         let clock = ckvm_set_pvclock(fd, vcpu.timeAreaAddress)
         guard clock == 0 else { throw HypervisorError(errno: -clock, vm.label, "point kvmclock at vcpu \(vcpu.id)'s vcpu_info.time") }
         ckvm_request_sync_regs(run)
+        storeRegisters(c.registers)     // every GPR (VCPUOP_initialise passes them all), loaded at the first KVM_RUN
 
         let box = Unmanaged.passRetained(self)
         let created: Int32 = thread.withLock { t in

@@ -30,10 +30,10 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
             let m2p = 0..<UInt64(platform.frames.m2pFrames)
             window = try GuestWindow(memory: domain.memory, frames: domain.p2m + [domain.sharedInfoMFN],
                                      readOnlyFrames: m2p, label: domain.label)
-            stub = try StubMemory(platform.stub, label: domain.label)
+            stub = try StubMemory(platform.stub, vcpus: domain.vcpus.count, label: domain.label)
             var r = ckvm_set_memory_region(fd, 0, 0, 0, UInt64(window.size), window.base)
             guard r == 0 else { throw HypervisorError(errno: -r, domain.label, "KVM_SET_USER_MEMORY_REGION (machine window)") }
-            r = ckvm_set_memory_region(fd, 1, 0, StubRegion.stubGPA, UInt64(StubRegion.size), stub.base)
+            r = ckvm_set_memory_region(fd, 1, 0, StubRegion.stubGPA, UInt64(stub.size), stub.base)
             guard r == 0 else { throw HypervisorError(errno: -r, domain.label, "KVM_SET_USER_MEMORY_REGION (stub)") }
             for v in domain.vcpus {
                 vcpus.append(try KVMVCPU(vm: self, vcpu: v))
@@ -54,11 +54,11 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
         vcpus[vcpu.id].kick()
     }
 
-    /// Maps the guest's GDT frames into the first pages of our GDT area (below Xen's reserved page), read-only
+    /// Maps a vCPU's GDT frames into the first pages of its GDT area (below Xen's reserved page), read-only
     /// and supervisor-only as the CPU needs them; the rest stay on the zero page. The caller then drops
     /// stale translations (these are page-table writes the shadow MMU does not see by itself).
-    func mapGuestGDT(_ frames: [UInt64]) {
-        stub.mapGDT(frames)
+    func mapGuestGDT(_ frames: [UInt64], vcpu: Int) {
+        stub.mapGDT(frames, vcpu: vcpu)
     }
 
     func mapFrames(_ mfns: [UInt64]) throws(HypervisorError) {

@@ -21,10 +21,12 @@ public struct DomainConfig: Sendable {
     /// Credit-scheduler weight (1–65535, default 256) and cap (percent of one CPU, 0 = none).
     public var weight: Int
     public var cap: Int
+    /// vCPUs (1–32): vCPU 0 starts at the kernel's entry, the guest brings up the others (VCPUOP_initialise/up).
+    public var vcpus: Int
     public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen,
-                maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0) {
+                maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0, vcpus: Int = 1) {
         self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
-        self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap
+        self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap; self.vcpus = vcpus
     }
 }
 
@@ -54,13 +56,16 @@ public struct DomainBuilder {
         }
         let pages = config.memoryBytes >> 12
         let layout = try BootLayout(virtBase: image.virtBase, kernelStart: image.kernelStart, kernelEnd: image.kernelEnd, nrPages: pages)
+        guard (1...SharedInfoLayout.legacyMaxVCPUs).contains(config.vcpus) else {
+            throw .invalid(object: "domain \"\(config.name)\"", problem: "vcpus = \(config.vcpus); a domain has 1–\(SharedInfoLayout.legacyMaxVCPUs)")
+        }
         guard (config.maxMemoryBytes ?? config.memoryBytes) >= config.memoryBytes else {
             throw .invalid(object: "domain \"\(config.name)\"", problem: "maxmem (\(config.maxMemoryBytes ?? 0) bytes) is below memory (\(config.memoryBytes) bytes)")
         }
         let domain: Domain
         do {
             domain = try control.createDomain(name: config.name, pages: pages, maxPages: (config.maxMemoryBytes ?? config.memoryBytes) >> 12,
-                                              emulatePrivileged: config.privileged == .emulate)
+                                              vcpus: config.vcpus, emulatePrivileged: config.privileged == .emulate)
         } catch { throw .hypervisor(error) }
         do throws(HypervisorError) {
             try control.setSchedulerCredit(domain, weight: config.weight, cap: config.cap)

@@ -13,7 +13,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let images = ["hello-c", "hello-swift", "faults", "traps"].map { defaultImagePath($0) }
-        for path in images + ["pingpong", "spinner"].map(defaultImagePath) where !FileManager.default.fileExists(atPath: path) {
+        for path in images + ["pingpong", "spinner", "smp"].map(defaultImagePath) where !FileManager.default.fileExists(atPath: path) {
             report("hv: \(path) is missing: build the images with `make -C Images` (or run `make demo`)")
             throw ExitCode(1)
         }
@@ -57,8 +57,18 @@ struct Demo: ParsableCommand {
         let cpu = spinners.map { Double($0.vcpus[0].scheduledNanos) / 1e9 }
         print(String(format: "  CPU held: %.2f s and %.2f s, a ratio of %.2f (the weights say 2)", cpu[0], cpu[1], cpu[0] > 0 ? cpu[1] / cpu[0] : 0))
 
+        step("6. One domain, four vCPUs on two physical CPUs: IPIs round a ring, a spinlock, a vCPU down and up (hv run --vcpus 4)")
+        let smp = try toolstack.create(DomainConfig(name: "smp", kernel: defaultImagePath("smp"), memoryBytes: 16 << 20, vcpus: 4))
+        _ = try runDomains(toolstack, [smp], prefixed: true, timeout: 60, quiet: true)
+        print("  vcpu  state     running ms  runnable ms  blocked ms  offline ms  hypercalls")
+        for v in smp.vcpus {
+            let (state, t) = v.runstateTimes
+            let ms = t.map { String(format: "%.1f", Double($0) / 1e6) }
+            print("  \(pad(v.id, 4))  \(pad(state, 8))  \(pad(ms[0], 10))  \(pad(ms[1], 11))  \(pad(ms[2], 10))  \(pad(ms[3], 10))  \(v.hypercallTotal)")
+        }
+
         if !noBench {
-            step("6. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
+            step("7. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
             try Bench.parse(["hypercall", "--calls", "5000", "--rounds", "1"]).run()
         }
         step("Done. Try: hv run Images/build/hello-c.elf --cmdline 'hello', hv bench all, hv --help")

@@ -37,6 +37,9 @@ struct Run: ParsableCommand {
     @Option(help: "Cap in percent of one CPU (0 = none): once for all, or once per image, in order.")
     var cap: [Int] = []
 
+    @Option(help: "vCPUs of each domain (1–32; the guest brings up all but vCPU 0): once for all, or once per image, in order.")
+    var vcpus: [Int] = []
+
     @Option(help: "Give up and destroy domains still running after this many seconds (0 = wait forever).")
     var timeout: Double = 0
 
@@ -47,7 +50,7 @@ struct Run: ParsableCommand {
         guard cmdline.count <= 1 || cmdline.count == images.count else {
             throw ValidationError("give --cmdline once (for every image) or once per image (\(images.count)), not \(cmdline.count) times")
         }
-        for (name, values) in [("weight", weight), ("cap", cap)] where values.count > 1 && values.count != images.count {
+        for (name, values) in [("weight", weight), ("cap", cap), ("vcpus", vcpus)] where values.count > 1 && values.count != images.count {
             throw ValidationError("give --\(name) once (for every image) or once per image (\(images.count)), not \(values.count) times")
         }
         guard pcpus >= 1 else { throw ValidationError("--pcpus must be at least 1") }
@@ -69,7 +72,8 @@ struct Run: ParsableCommand {
                 domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: line,
                                                                  privileged: privileged == .emulate ? .emulate : .xen,
                                                                  maxMemoryBytes: maxmem?.bytes,
-                                                                 weight: perImage(weight, i, default: 256), cap: perImage(cap, i, default: 0))))
+                                                                 weight: perImage(weight, i, default: 256), cap: perImage(cap, i, default: 0),
+                                                                 vcpus: perImage(vcpus, i, default: 1))))
             } catch {
                 report("hv: cannot create a domain from \(path): \(error)")
                 failed = true
@@ -146,7 +150,8 @@ func runDomains(_ toolstack: Toolstack, _ domains: [Domain], prefixed: Bool, tim
         for d in started {
             let calls = d.vcpus.reduce(0) { $0 + $1.hypercallTotal }
             let cpu = Double(d.vcpus.reduce(0) { $0 + $1.scheduledNanos }) / 1e9
-            report("hv: \(d.label): \(d.state), \(calls) hypercalls, \(d.nrPages >> 8) MiB (\(d.memoryStats)), \(String(format: "%.2f", cpu)) s CPU")
+            let vcpus = d.vcpus.count == 1 ? "1 vcpu" : "\(d.vcpus.count) vcpus"
+            report("hv: \(d.label): \(d.state), \(vcpus), \(calls) hypercalls, \(d.nrPages >> 8) MiB (\(d.memoryStats)), \(String(format: "%.2f", cpu)) s CPU")
         }
     }
     return status

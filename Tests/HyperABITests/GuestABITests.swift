@@ -116,6 +116,22 @@ import Testing
         size("struct vcpu_set_singleshot_timer", VCPUOpLayout.singleshotSize)
         size("struct vcpu_set_periodic_timer", VCPUOpLayout.periodicSize)
         size("struct vcpu_register_vcpu_info", VCPUOpLayout.registerVCPUInfoSize)
+        typealias R = CPUUserRegsLayout
+        size("struct cpu_user_regs", R.size)
+        for (f, v) in [("rdi", R.rdi), ("rsi", R.rsi), ("rip", R.rip), ("cs", R.cs), ("saved_upcall_mask", R.savedUpcallMask),
+                       ("rflags", R.rflags), ("rsp", R.rsp), ("ss", R.ss)] { off("struct cpu_user_regs", f, v) }
+        typealias G = VCPUGuestContextLayout
+        size("struct vcpu_guest_context", G.size)
+        for (f, v) in [("flags", G.flags), ("user_regs", G.userRegs), ("trap_ctxt", G.trapContext), ("ldt_ents", G.ldtEntries),
+                       ("gdt_frames", G.gdtFrames), ("gdt_ents", G.gdtEntries), ("kernel_ss", G.kernelSS), ("kernel_sp", G.kernelSP),
+                       ("ctrlreg", G.controlRegisters), ("event_callback_eip", G.eventCallback),
+                       ("failsafe_callback_eip", G.failsafeCallback), ("syscall_callback_eip", G.syscallCallback),
+                       ("vm_assist", G.vmAssist), ("fs_base", G.fsBase), ("gs_base_kernel", G.gsBaseKernel),
+                       ("gs_base_user", G.gsBaseUser)] { off("struct vcpu_guest_context", f, v) }
+        h["VGCF_in_kernel"] = Int64(G.flagInKernel); h["VGCF_online"] = Int64(G.flagOnline)
+        h["VGCF_failsafe_disables_events"] = Int64(G.flagFailsafeDisablesEvents)
+        h["VGCF_syscall_disables_events"] = Int64(G.flagSyscallDisablesEvents)
+        h["XEN_LEGACY_MAX_VCPUS"] = Int64(SharedInfoLayout.legacyMaxVCPUs)
         size("struct vcpu_runstate_info", RunstateLayout.size)
         off("struct vcpu_runstate_info", "state_entry_time", RunstateLayout.stateEntryTime)
         off("struct vcpu_runstate_info", "time", RunstateLayout.time)

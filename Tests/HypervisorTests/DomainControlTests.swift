@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func lifecycle() throws {
-        let g = try TinyGuest()
+        let g = try TinyGuest(up: false)
         let control = g.hypervisor.control
         try control.unpause(g.domain)
         #expect(g.domain.state == .running)

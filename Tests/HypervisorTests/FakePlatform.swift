@@ -43,10 +43,10 @@ struct TinyGuest {
     let domain: Domain
 
     init(pages: Int = 8, readOnly: Set<Int> = [], supervisor: Set<Int> = [], hypervisor: Hypervisor? = nil,
-         emulatePrivileged: Bool = false) throws {
+         emulatePrivileged: Bool = false, vcpus: Int = 1, up: Bool = true) throws {
         let hv = try hypervisor ?? makeHypervisor()
         let control = hv.control
-        let d = try control.createDomain(name: "tiny", pages: 4 + pages, emulatePrivileged: emulatePrivileged)
+        let d = try control.createDomain(name: "tiny", pages: 4 + pages, vcpus: vcpus, emulatePrivileged: emulatePrivileged)
         let link: UInt64 = 0x27  // P | RW | U | A
         func put(_ pfn: Int, _ index: Int, _ value: UInt64) throws {
             var v = value
@@ -65,6 +65,8 @@ struct TinyGuest {
         context.kernelL4 = d.p2m[0]
         context.registers.rip = TinyGuest.base
         try control.setVCPUContext(d, vcpu: 0, context)
+        // Tests drive vCPU 0's hypercalls as if it ran (the fake platform runs nothing): it is up.
+        if up { d.vcpus[0].down.store(false, ordering: .relaxed) }
         self.hypervisor = hv
         self.domain = d
     }
@@ -117,11 +119,12 @@ struct TinyGuest {
 
     /// Issues hypercall `nr` as the guest would: arguments in rdi rsi rdx, return address in rcx, flags in r11.
     @discardableResult
-    func call(_ nr: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0, rsp: UInt64 = 0) -> (rax: UInt64, action: VCPUAction, regs: CPURegisters) {
+    func call(_ nr: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0, rsp: UInt64 = 0,
+              on caller: VCPU? = nil) -> (rax: UInt64, action: VCPUAction, regs: CPURegisters) {
         var r = CPURegisters()
         r.rax = nr; r.rdi = a1; r.rsi = a2; r.rdx = a3; r.r10 = a4
         r.rcx = 0x40_1234; r.r11 = 0x246; r.rsp = rsp
-        let action = domain.hypercall(vcpu, &r)
+        let action = domain.hypercall(caller ?? vcpu, &r)
         return (r.rax, action, r)
     }
 }

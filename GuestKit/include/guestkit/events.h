@@ -9,7 +9,16 @@
  * therefore run with events masked and must not block.
  *
  * Functions returning int give a port number (>= 0) or 0 on success, or
- * -XEN_Exxx from the hypervisor. One vCPU (0) only.
+ * -XEN_Exxx from the hypervisor.
+ *
+ * Several vCPUs (<guestkit/smp.h>): every port belongs to the vCPU it
+ * notifies, recorded when it is bound (gk_evtchn_bind_ipi(vcpu) and
+ * gk_evtchn_bind_virq_on(virq, vcpu): that vCPU; gk_evtchn_bind_vcpu moves
+ * it; everything else: vCPU 0). Only its owner's upcall (or wait) takes
+ * its events and runs its handler. gk_evtchn_wait() and the gk_irq_*
+ * functions act on the calling vCPU's vcpu_info; a wait should be for a
+ * port the calling vCPU owns (for another's, it returns once the owner
+ * has taken the event, so the owner must be handling events).
  */
 #ifndef GUESTKIT_EVENTS_H
 #define GUESTKIT_EVENTS_H
@@ -35,8 +44,18 @@ int gk_evtchn_alloc_unbound(domid_t remote);
 int gk_evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port);
 /* Bind VIRQ_* `virq` on vCPU 0 (EVTCHNOP_bind_virq). */
 int gk_evtchn_bind_virq(uint32_t virq);
-/* A port that notifies vCPU `vcpu` of this domain (EVTCHNOP_bind_ipi). */
+/* Bind VIRQ_* `virq` on vCPU `vcpu` (per-vCPU VIRQs such as VIRQ_TIMER
+ * have one binding per vCPU, each its own port). */
+int gk_evtchn_bind_virq_on(uint32_t virq, uint32_t vcpu);
+/* A port that notifies vCPU `vcpu` of this domain (EVTCHNOP_bind_ipi);
+ * anyone sending on it interrupts that vCPU. */
 int gk_evtchn_bind_ipi(uint32_t vcpu);
+/* Have `port` notify vCPU `vcpu` from now on (EVTCHNOP_bind_vcpu; not for
+ * IPI or per-vCPU VIRQ ports). An event already pending is raised again
+ * on the new vCPU. */
+int gk_evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu);
+/* The vCPU that takes `port`'s events (0 for ports never bound). */
+unsigned int gk_evtchn_owner(evtchn_port_t port);
 
 /* ---- use ------------------------------------------------------------------ */
 
@@ -77,10 +96,11 @@ int gk_evtchn_call_and_wait(multicall_entry_t *call, evtchn_port_t wait, uint64_
 /* Events delivered on `port` so far (counts upcalls that found it pending). */
 uint64_t gk_evtchn_count(evtchn_port_t port);
 
-/* The upcall's C half (called by gk_hypervisor_callback, events masked). */
+/* The upcall's C half (called by gk_hypervisor_callback, events masked):
+ * the calling vCPU's pending ports. */
 void gk_handle_events(void);
 
-/* ---- the virtual interrupt flag (vcpu_info.evtchn_upcall_mask) ----------- */
+/* ---- the virtual interrupt flag (the calling vCPU's evtchn_upcall_mask) -- */
 
 /* Mask events (upcall_mask = 1). */
 void gk_irq_disable(void);

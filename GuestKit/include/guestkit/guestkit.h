@@ -2,7 +2,7 @@
  * guestkit/guestkit.h - the GuestKit guest runtime: boot information,
  * shutdown, and the small freestanding libc an image (and Embedded Swift)
  * needs. Also pulls in exceptions (traps.h), event channels (events.h),
- * time (time.h) and memory management (mm.h).
+ * time (time.h), memory management (mm.h) and several vCPUs (smp.h).
  *
  * An image provides `void gk_main(void)`. GuestKit's _start switches to its
  * own 64 KiB stack, records start_info and calls gk_main(); when gk_main
@@ -27,6 +27,7 @@
 #include <guestkit/events.h>
 #include <guestkit/time.h>
 #include <guestkit/mm.h>
+#include <guestkit/smp.h>
 
 #ifdef __cplusplus
 extern "C" {

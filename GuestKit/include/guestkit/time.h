@@ -2,12 +2,15 @@
  * guestkit/time.h - Xen system time, the wall clock, timers, sleeping and
  * steal time.
  *
- * System time is ns since the domain's clock started, computed from vCPU
- * 0's pvclock (vcpu_info.time) and the TSC (rdtsc at CPL3). Timers are
- * VIRQ_TIMER events: the first timer function binds VIRQ_TIMER on vCPU 0
- * (and stops the 10 ms periodic timer a PV vCPU starts with), and from
- * then on every VIRQ_TIMER delivery is seen by GuestKit. All functions
- * call gk_traps_init() on first use.
+ * System time is ns since the domain's clock started, computed from the
+ * calling vCPU's pvclock (vcpu_info.time; vCPU 0's if the hypervisor has
+ * not filled that one in) and the TSC (rdtsc at CPL3). Timers are
+ * VIRQ_TIMER events: the first timer function on a vCPU binds VIRQ_TIMER
+ * on that vCPU (and stops the 10 ms periodic timer a PV vCPU starts with),
+ * and from then on every VIRQ_TIMER delivery is seen by GuestKit. Timers,
+ * sleeping and the runstate area are the calling vCPU's own (with SMP,
+ * <guestkit/smp.h>, each vCPU has its own). All functions call
+ * gk_traps_init() on first use.
  */
 #ifndef GUESTKIT_TIME_H
 #define GUESTKIT_TIME_H
@@ -32,7 +35,8 @@ uint64_t gk_now_ns(void);
  * time 0) plus gk_now_ns(). */
 void gk_wallclock(uint64_t *sec, uint32_t *nsec);
 
-/* VIRQ_TIMER's port, binding it on first use; or -XEN_Exxx. */
+/* The calling vCPU's VIRQ_TIMER port, binding it on first use; or
+ * -XEN_Exxx. */
 int gk_timer_port(void);
 
 /* One VIRQ_TIMER at system time deadline_ns (VCPUOP_set_singleshot_timer);
@@ -58,15 +62,15 @@ void gk_sleep_ns(uint64_t ns);
 /* Block forever with events enabled, handling events as they come. */
 void gk_idle(void) __attribute__((noreturn));
 
-/* Have the hypervisor keep vCPU 0's runstate in GuestKit's memory
+/* Have the hypervisor keep the calling vCPU's runstate in GuestKit's memory
  * (VCPUOP_register_runstate_memory_area; also asks for
  * VMASST_TYPE_runstate_update_flag, ignoring a refusal). 0 or -XEN_Exxx. */
 int gk_runstate_register(void);
 /* A consistent copy of the registered runstate; -XEN_ENODATA if
  * gk_runstate_register() has not succeeded. */
 int gk_runstate(struct vcpu_runstate_info *out);
-/* Steal time: ns vCPU 0 spent runnable (waiting for a CPU) or offline
- * since it was created; 0 without a registered runstate area. */
+/* Steal time: ns the calling vCPU spent runnable (waiting for a CPU) or
+ * offline since it was created; 0 without a registered runstate area. */
 uint64_t gk_steal_ns(void);
 
 #ifdef __cplusplus

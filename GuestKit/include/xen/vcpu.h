@@ -13,13 +13,18 @@
 #include <xen/xen.h>
 
 /* VCPUOP_initialise: set a vCPU's first register state, once
- * (arg = struct vcpu_guest_context *; again -> -EEXIST). */
+ * (arg = struct vcpu_guest_context *, <xen/arch-x86_64.h>; again ->
+ * -EEXIST, bad content -> -EINVAL). It stays down until VCPUOP_up unless
+ * the context's flags have VGCF_online. */
 #define VCPUOP_initialise                       0
 
-/* VCPUOP_up: make an initialised vCPU runnable (arg NULL). */
+/* VCPUOP_up: make an initialised vCPU runnable (arg NULL); a vCPU that
+ * went down resumes where it stopped. Not initialised -> -EINVAL. */
 #define VCPUOP_up                               1
 
-/* VCPUOP_down: stop a vCPU (arg NULL); the last one down ends the domain. */
+/* VCPUOP_down: stop a vCPU (arg NULL); the last one down ends the domain.
+ * A vCPU may down itself: the call returns (0) once VCPUOP_up brings it
+ * back. */
 #define VCPUOP_down                             2
 
 /* VCPUOP_is_up: returns 1 if the vCPU is up, else 0 (arg NULL). */

@@ -17,7 +17,8 @@ struct cbaseline_vm {
     uint64_t window_size;             // size of the guest-physical window (slot 0, GPA 0)
     const struct cbaseline_frames *runs;
     int nruns;
-    const void *stub_image;           // the stub region's contents (slot 1, HV_STUB_GPA), HV_STUB_SIZE bytes
+    const void *stub_image;           // the stub region's contents (slot 1, HV_STUB_GPA) for one vCPU
+    uint64_t stub_size;
     struct ckvm_pv_start start;
     const struct kvm_cpuid2 *cpuid;   // the same cached supported CPUID our loop uses
 };

@@ -28,6 +28,7 @@ int ckvm_run(int vcpu);
 struct ckvm_pv_start {
     uint64_t rip, rsp, rsi, rflags;
     uint64_t cr3;          // guest-physical address of the kernel L4 (= MFN << 12)
+    uint32_t vcpu;         // index: selects its GDT, TSS and ring-0 stacks in the stub region
 };
 /// The host's supported CPUID (KVM_GET_SUPPORTED_CPUID), fetched once per process: it costs ~0.4 ms
 /// here and never changes. NULL with errno on failure.
