@@ -211,6 +211,7 @@ public final class Domain: @unchecked Sendable {
     /// Called by the platform's vCPU thread as its last act. The last one out releases the domain.
     public func vcpuDidStop(_ vcpu: VCPU) {
         vcpu.stoppedNanos.store(monotonicNanos(), ordering: .relaxed)
+        vcpu.setRunstate(.offline)
         hypervisor?.scheduler.remove(vcpu)
         if running.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { release() }
     }
