@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "CGuestABI", path: "Tests/CGuestABI",
                 cSettings: [.headerSearchPath("../../GuestKit/include")]),
         .testTarget(name: "ELFImageTests", dependencies: ["ELFImage"]),
-        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "HyperABI"]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "HyperABI", "Toolstack"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Toolstack", "KVM", "Hypervisor", "HyperABI"]),
     ]
 )

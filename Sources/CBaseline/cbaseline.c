@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -185,4 +186,94 @@ void cbaseline_eventfd_pingpong(uint64_t rounds, struct cbaseline_pingpong_resul
     out->round_trips = rounds;
     close(ea);
     close(eb);
+}
+
+// ---- pipe stream: the host's own byte stream, the baseline of `hv bench chan` ----
+// Both ends do the per-byte work the guests do (Images/README.md, chan-producer): data made from a
+// counter-based 64-bit mix, checked word by word on the reading side, and a 4-lane FNV-1a over the words.
+
+struct pipe_side {
+    int fd;
+    uint64_t total;
+    uint32_t message;   // a multiple of 8
+    uint64_t sum;
+    int error;
+};
+
+static inline uint64_t stream_mix(uint64_t k) {
+    uint64_t w = (k + 1) * 0x9e3779b97f4a7c15ull;
+    w ^= w >> 29;
+    w *= 0xbf58476d1ce4e5b9ull;
+    return w ^ (w >> 32);
+}
+
+static uint64_t lanes_fold(const uint64_t h[4], uint64_t length) {
+    uint64_t r = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 4; i++) r = (r ^ h[i]) * 0x100000001b3ull;
+    return (r ^ length) * 0x100000001b3ull;
+}
+
+static void *pipe_writer(void *arg) {
+    struct pipe_side *s = arg;
+    uint64_t *buf = malloc(s->message);
+    if (!buf) { s->error = -ENOMEM; return NULL; }
+    uint64_t h[4] = { 0xcbf29ce484222325ull, 0xcbf29ce484222326ull, 0xcbf29ce484222327ull, 0xcbf29ce484222328ull };
+    uint64_t k = 0;
+    for (uint64_t done = 0; done < s->total; done += s->message) {
+        for (uint32_t i = 0; i < s->message / 8; i++, k++) {
+            buf[i] = stream_mix(k);
+            h[k & 3] = (h[k & 3] ^ buf[i]) * 0x100000001b3ull;
+        }
+        for (size_t off = 0; off < s->message;) {
+            ssize_t w = write(s->fd, (uint8_t *)buf + off, s->message - off);
+            if (w < 0) { if (errno == EINTR) continue; s->error = -errno; free(buf); return NULL; }
+            off += (size_t)w;
+        }
+    }
+    s->sum = lanes_fold(h, s->total);
+    free(buf);
+    return NULL;
+}
+
+static void *pipe_reader(void *arg) {
+    struct pipe_side *s = arg;
+    uint64_t *buf = malloc(s->message);
+    if (!buf) { s->error = -ENOMEM; return NULL; }
+    uint64_t h[4] = { 0xcbf29ce484222325ull, 0xcbf29ce484222326ull, 0xcbf29ce484222327ull, 0xcbf29ce484222328ull };
+    uint64_t k = 0;
+    for (uint64_t done = 0; done < s->total && !s->error; done += s->message) {
+        for (size_t off = 0; off < s->message;) {                 // one message, however the pipe splits it
+            ssize_t r = read(s->fd, (uint8_t *)buf + off, s->message - off);
+            if (r < 0) { if (errno == EINTR) continue; s->error = -errno; break; }
+            if (r == 0) { s->error = -EPIPE; break; }
+            off += (size_t)r;
+        }
+        for (uint32_t i = 0; i < s->message / 8 && !s->error; i++, k++) {
+            if (buf[i] != stream_mix(k)) s->error = -EILSEQ;
+            h[k & 3] = (h[k & 3] ^ buf[i]) * 0x100000001b3ull;
+        }
+    }
+    s->sum = lanes_fold(h, s->total);
+    free(buf);
+    return NULL;
+}
+
+void cbaseline_pipe_stream(uint64_t total, uint32_t message, struct cbaseline_pipe_result *out) {
+    memset(out, 0, sizeof *out);
+    int fds[2];
+    if (message == 0 || message % 8 || total % message) { out->error = -EINVAL; return; }
+    if (pipe(fds) < 0) { out->error = -errno; return; }
+    struct pipe_side w = { fds[1], total, message, 0, 0 }, r = { fds[0], total, message, 0, 0 };
+    pthread_t tw, tr;
+    uint64_t t0 = now_ns();
+    pthread_create(&tr, NULL, pipe_reader, &r);
+    pthread_create(&tw, NULL, pipe_writer, &w);
+    pthread_join(tw, NULL);
+    pthread_join(tr, NULL);
+    out->ns = now_ns() - t0;
+    out->bytes = total;
+    out->error = w.error ? w.error : r.error;
+    out->checksum_ok = w.sum == r.sum;
+    close(fds[0]);
+    close(fds[1]);
 }

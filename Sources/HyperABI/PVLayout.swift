@@ -49,6 +49,9 @@ public enum PTE {
     public static let pageSize: UInt64 = 1 << 7
     public static let global: UInt64 = 1 << 8
     public static let noExecute: UInt64 = 1 << 63
+    /// Software bit (ignored by the MMU): an L1 entry the hypervisor wrote for a grant mapping (Xen's
+    /// _PAGE_GNTTAB). Guests cannot set it, and only unmap_grant_ref may clear such an entry.
+    public static let grantMapping: UInt64 = 1 << 62
     /// Bits 12–51: the frame address.
     public static let addressMask: UInt64 = 0x000f_ffff_ffff_f000
 }

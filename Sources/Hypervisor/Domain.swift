@@ -38,7 +38,8 @@ public struct MemoryStats: Sendable, Equatable, CustomStringConvertible {
     public var balloonedOut: Int
     /// Frames typed as page tables (L1–L4).
     public var pageTables: Int
-    /// Pages shared with the hypervisor or other domains (shared_info; grants come later).
+    /// Pages shared with the hypervisor or other domains: shared_info, grant-table frames, and granted
+    /// pages another domain (or Dom0) has in use now.
     public var shared: Int
 
     public var description: String {
@@ -81,6 +82,8 @@ public final class Domain: @unchecked Sendable {
 
     /// Event-channel ports (this domain's lock; never held while taking another domain's).
     let events = Mutex(PortTable())
+    /// Grant table and maptrack (this domain's lock; its MMU lock may be taken inside it).
+    let grants = Mutex(GrantState())
     /// Guest system time (the pvclock's clock) minus the host's monotonic clock, set by the platform.
     var systemTimeOffset: Int64 = 0
     /// `vm_assist` bits: the domain's, as on Xen (not per vCPU).
@@ -221,7 +224,9 @@ public final class Domain: @unchecked Sendable {
         if let final = finalStats.withLock({ $0 }) { return final }
         let frames = p2m.filter { $0 != PVLayout.invalidMFN }
         let tables = hypervisor.map { hv in frames.filter { PageType(rawValue: hv.frames.pages.type[Int($0)])?.level != nil }.count } ?? 0
-        return MemoryStats(populated: frames.count, balloonedOut: balloonedOut.load(ordering: .relaxed), pageTables: tables, shared: 1)
+        let granted = grants.withLock { $0.frames.count + Set($0.active.values.map(\.mfn)).count }
+        return MemoryStats(populated: frames.count, balloonedOut: balloonedOut.load(ordering: .relaxed), pageTables: tables,
+                           shared: 1 + granted)
     }
 
     /// Frees the VM and every frame; the console log stays readable.
@@ -231,8 +236,10 @@ public final class Domain: @unchecked Sendable {
         if !state.isFinal { end(.destroyed) }
         for v in vcpus { v.timer.cancel() }
         closeAllPorts()
+        let (tables, mappedElsewhere) = releaseGrants()
         vm?.destroy()   // `vm` stays set: a late kick finds no live thread and does nothing
-        let held = p2m.filter { $0 != PVLayout.invalidMFN } + [sharedInfoMFN] + Array(pendingRelease)
+        let held = (p2m.filter { $0 != PVLayout.invalidMFN } + [sharedInfoMFN] + Array(pendingRelease) + tables)
+            .filter { !mappedElsewhere.contains($0) }
         hypervisor?.frames.release(held, from: id)
         hypervisor?.domainFinished(self)
         finished.leave()

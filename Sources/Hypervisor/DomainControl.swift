@@ -20,6 +20,7 @@ public struct DomainControl: Sendable {
             let p2m = Array(mfns.dropLast())
             for (pfn, mfn) in p2m.enumerated() { frames.setM2P(mfn: mfn, pfn: UInt64(pfn)) }
             let shared = mfns.last!
+            frames.pages.special[Int(shared)] = true
             let d = Domain(id: id, name: name, handle: handle ?? DomainControl.randomHandle(), memory: frames.memory,
                            p2m: p2m, sharedInfoMFN: shared, vcpuCount: vcpus, emulatePrivileged: emulatePrivileged,
                            maxPages: maxPages)

@@ -80,6 +80,14 @@ public final class FrameTable: Sendable {
         }
     }
 
+    /// Hands a frame from one owner to another (a dead domain's frame that others still map goes to Xen).
+    func reassign(_ mfn: UInt64, from: UInt16, to: UInt16) {
+        state.withLock { s in
+            if mfn < UInt64(s.owner.count), s.owner[Int(mfn)] == from { s.owner[Int(mfn)] = to }
+        }
+        setM2P(mfn: mfn, pfn: PVLayout.invalidM2PEntry)
+    }
+
     /// Frames grouped into runs of consecutive MFNs, in ascending order.
     public static func runs(_ mfns: [UInt64]) -> [Range<UInt64>] {
         var out: [Range<UInt64>] = []

@@ -69,6 +69,7 @@ extension Domain {
         case .schedOp: try schedOp(vcpu, command: regs.rdi, argument: regs.rsi, &regs)
         case .callbackOp: try callbackOp(vcpu, command: regs.rdi, argument: regs.rsi)
         case .eventChannelOp: try eventChannelOp(vcpu, command: regs.rdi, argument: regs.rsi)
+        case .grantTableOp: try grantTableOp(vcpu, command: regs.rdi, list: regs.rsi, count: regs.rdx)
         default: throw .ENOSYS
         }
     }

@@ -13,6 +13,8 @@ public final class Hypervisor: Sendable {
         var nextID: UInt16 = DomainID.firstGuest
     }
     private let table = Mutex(Table())
+    /// Frames of dead domains still mapped by others (grant mappings), with their pins.
+    let orphans = Mutex<[UInt64: Int]>([:])
 
     /// Creates a hypervisor over `memory` with a platform built for its frame table.
     public init(memory: MachineMemory, pcpus: Int = CreditScheduler.hostCPUs,

@@ -123,6 +123,36 @@ public final class MachineMemory: @unchecked Sendable {
         chost_store_u8(p.assumingMemoryBound(to: UInt8.self), value)
     }
 
+    /// Reads the aligned 32-bit word at `offset` of `mfn` (acquire); 0 when out of range.
+    @inline(__always) public func loadWord32(mfn: UInt64, offset: Int) -> UInt32 {
+        guard offset & 3 == 0, offset <= 4092, let p = pointer(mfn: mfn, offset: offset) else { return 0 }
+        return chost_load_u32(p.assumingMemoryBound(to: UInt32.self))
+    }
+
+    /// Atomically replaces the aligned 32-bit word at `offset` of `mfn` with `desired` if it still holds
+    /// `expected`; returns the value found (equal to `expected` on success). A grant entry's flags and
+    /// domid change this way, because the granting guest may change them at the same time.
+    @inline(__always) public func compareExchangeWord32(mfn: UInt64, offset: Int, expected: UInt32, desired: UInt32) -> UInt32 {
+        guard offset & 3 == 0, offset <= 4092, let p = pointer(mfn: mfn, offset: offset) else { return ~expected }
+        var found = expected
+        _ = chost_cmpxchg_u32(p.assumingMemoryBound(to: UInt32.self), &found, desired)
+        return found
+    }
+
+    /// Atomically clears `bits` of the aligned 16-bit word at `offset` of `mfn`.
+    @inline(__always) public func clearBits16(mfn: UInt64, offset: Int, _ bits: UInt16) {
+        guard offset & 1 == 0, offset <= 4094, let p = pointer(mfn: mfn, offset: offset) else { return }
+        _ = chost_fetch_and_u16(p.assumingMemoryBound(to: UInt16.self), ~bits)
+    }
+
+    /// Copies `count` bytes between frames (any offsets inside each page).
+    public func copy(from source: UInt64, offset sourceOffset: Int, to dest: UInt64, offset destOffset: Int, count: Int) -> Bool {
+        guard count >= 0, sourceOffset >= 0, destOffset >= 0, sourceOffset + count <= 4096, destOffset + count <= 4096,
+              let s = pointer(mfn: source, offset: sourceOffset), let d = pointer(mfn: dest, offset: destOffset) else { return false }
+        d.copyMemory(from: s, byteCount: count)
+        return true
+    }
+
     /// Gives frames' memory back to the host (the memfd blocks are deallocated; the frames read as zero).
     public func release(_ frames: Range<UInt64>) {
         guard !frames.isEmpty, frames.upperBound <= UInt64(frameCount) else { return }

@@ -36,6 +36,9 @@ final class PageInfo: @unchecked Sendable {
     /// Mappings by present L1 entries (read-only or writable): the frame cannot be freed while mapped.
     let mapCount: UnsafeMutablePointer<UInt32>
     let pinned: UnsafeMutablePointer<Bool>
+    /// The hypervisor's pages given to a domain (shared_info, grant-table frames): the domain may map
+    /// them writable, but they never take another type and cannot be granted.
+    let special: UnsafeMutablePointer<Bool>
 
     init(frames: Int) {
         count = frames
@@ -43,22 +46,23 @@ final class PageInfo: @unchecked Sendable {
         typeCount = .allocate(capacity: frames); typeCount.initialize(repeating: 0, count: frames)
         mapCount = .allocate(capacity: frames); mapCount.initialize(repeating: 0, count: frames)
         pinned = .allocate(capacity: frames); pinned.initialize(repeating: false, count: frames)
+        special = .allocate(capacity: frames); special.initialize(repeating: false, count: frames)
     }
 
-    deinit { type.deallocate(); typeCount.deallocate(); mapCount.deallocate(); pinned.deallocate() }
+    deinit { type.deallocate(); typeCount.deallocate(); mapCount.deallocate(); pinned.deallocate(); special.deallocate() }
 
     /// Forgets everything about a frame (it returns to the free pool).
     func reset(_ mfn: UInt64) {
         guard mfn < UInt64(count) else { return }
         let i = Int(mfn)
-        type[i] = 0; typeCount[i] = 0; mapCount[i] = 0; pinned[i] = false
+        type[i] = 0; typeCount[i] = 0; mapCount[i] = 0; pinned[i] = false; special[i] = false
     }
 }
 
 /// Entry bits a guest may not set at each level (Xen's disallow masks for a domain without I/O
 /// privilege): PWT, PCD and PAT/PSE everywhere; global only in L1.
 enum EntryRules {
-    static let l1Disallowed: UInt64 = PTE.writeThrough | PTE.cacheDisable | PTE.pageSize
+    static let l1Disallowed: UInt64 = PTE.writeThrough | PTE.cacheDisable | PTE.pageSize | PTE.grantMapping
     static let upperDisallowed: UInt64 = PTE.writeThrough | PTE.cacheDisable | PTE.pageSize | PTE.global
     /// Address bits above the 48-bit physical range (bits 48–51) are reserved here.
     static let reservedAddressBits: UInt64 = 0x000f_0000_0000_0000
@@ -81,7 +85,7 @@ extension Domain {
         /// validates every entry of the frame, taking the references those entries need; if any entry
         /// is refused, every reference taken is given back and the frame is left untyped.
         func getType(_ mfn: UInt64, _ wanted: PageType) throws(XenErrno) {
-            guard owns(mfn), mfn != domain.sharedInfoMFN || wanted == .writable else { throw .EINVAL }
+            guard owns(mfn), !info.special[Int(mfn)] || wanted == .writable else { throw .EINVAL }
             let i = Int(mfn)
             if info.typeCount[i] > 0 {
                 guard info.type[i] == wanted.rawValue else { throw .EINVAL }   // one type at a time
@@ -146,9 +150,9 @@ extension Domain {
             }
         }
 
-        /// Drops what `getEntry` took.
+        /// Drops what `getEntry` took. A grant mapping's references belong to the maptrack, not to the entry.
         func putEntry(_ e: UInt64, level: Int) {
-            guard e & PTE.present != 0 else { return }
+            guard e & PTE.present != 0, !(level == 1 && e & PTE.grantMapping != 0) else { return }
             let mfn = (e & PTE.addressMask) >> 12
             guard mfn < UInt64(info.count) else { return }
             if level == 1 {
@@ -164,6 +168,8 @@ extension Domain {
         func updateEntry(table: UInt64, level: Int, slot: Int, new: UInt64, preserveAD: Bool = false) throws(XenErrno) {
             guard !(level == 4 && Domain.isHypervisorSlot(slot)) else { throw .EINVAL }
             let old = domain.memory.readWord(mfn: table, offset: slot * 8) ?? 0
+            // A grant mapping goes only through unmap_grant_ref (Xen crashes a domain that overwrites one).
+            guard !(level == 1 && old & PTE.grantMapping != 0) else { throw .EINVAL }
             var value = new
             if level == 1 && value & PTE.present != 0 { value |= PTE.user }        // the guest kernel runs at CPL 3
             if preserveAD { value |= old & (PTE.accessed | PTE.dirty) }

@@ -148,24 +148,40 @@ public struct Benchmarks {
         return value * 1000
     }
 
-    /// Builds a `pingpong` server and client that know each other's domain id (ids are handed out in
-    /// order, so the server is told the id the client is about to get, and that is checked).
+    /// Builds a `pingpong` server and client that know each other's domain id.
     public static func pingpongPair(_ toolstack: Toolstack, image: String, rounds: Int, memoryBytes: Int = 16 << 20) throws -> (Domain, Domain) {
-        let probe = try toolstack.create(DomainConfig(name: "pingpong-server", kernel: image, memoryBytes: memoryBytes,
-                                                      cmdline: "role=server peer=0 n=\(rounds)"))
-        let serverID = probe.id
+        try peerPair(toolstack, PeerSpec(name: "pingpong-server", kernel: image) { "role=server peer=\($0) n=\(rounds)" },
+                     PeerSpec(name: "pingpong-client", kernel: image) { "role=client peer=\($0) port=1 n=\(rounds)" },
+                     memoryBytes: memoryBytes)
+    }
+
+    /// One domain of a pair: its command line is made from the other's domain id.
+    public struct PeerSpec {
+        public let name: String
+        public let kernel: String
+        public let cmdline: (UInt16) -> String
+        public init(name: String, kernel: String, cmdline: @escaping (UInt16) -> String) {
+            self.name = name; self.kernel = kernel; self.cmdline = cmdline
+        }
+    }
+
+    /// Builds two domains that know each other's id (there is no XenStore yet to tell them). Ids are handed
+    /// out in order, so the first is told the id the second is about to get, and that is checked.
+    public static func peerPair(_ toolstack: Toolstack, _ first: PeerSpec, _ second: PeerSpec, memoryBytes: Int = 16 << 20) throws -> (Domain, Domain) {
+        let probe = try toolstack.create(DomainConfig(name: first.name, kernel: first.kernel, memoryBytes: memoryBytes, cmdline: first.cmdline(0)))
+        let firstID = probe.id + 1
         toolstack.destroy(probe)
         probe.waitUntilFinished()
-        let server = try toolstack.create(DomainConfig(name: "pingpong-server", kernel: image, memoryBytes: memoryBytes,
-                                                       cmdline: "role=server peer=\(serverID + 2) n=\(rounds)"))
-        let client = try toolstack.create(DomainConfig(name: "pingpong-client", kernel: image, memoryBytes: memoryBytes,
-                                                       cmdline: "role=client peer=\(server.id) port=1 n=\(rounds)"))
-        guard client.id == serverID + 2 else {
-            toolstack.destroy(server)
-            toolstack.destroy(client)
-            throw ToolstackError.invalid(object: "pingpong", problem: "domain ids were not handed out in order")
+        let a = try toolstack.create(DomainConfig(name: first.name, kernel: first.kernel, memoryBytes: memoryBytes,
+                                                  cmdline: first.cmdline(firstID + 1)))
+        let b = try toolstack.create(DomainConfig(name: second.name, kernel: second.kernel, memoryBytes: memoryBytes,
+                                                  cmdline: second.cmdline(a.id)))
+        guard a.id == firstID, b.id == firstID + 1 else {
+            toolstack.destroy(a)
+            toolstack.destroy(b)
+            throw ToolstackError.invalid(object: "\(first.name) and \(second.name)", problem: "domain ids were not handed out in order")
         }
-        return (server, client)
+        return (a, b)
     }
 
     /// Timer lateness of the `timer` guest (median and p99 over its sleeps) against a host thread

@@ -14,12 +14,13 @@ struct Bench: ParsableCommand {
         mmu: PTE updates by mmu_update in batches of 1, 16, 256, 4096 vs the null hypercall; the trapped alternative.
         sched: fairness for weights 1:2:4, switch rate and host CPU per switch, wake-up latency with the CPUs oversubscribed 4x.
         idle: host CPU and memory per idle domain at 100 and 1000 domains.
+        chan: guest-to-guest channel throughput (64 B, 4 KiB, 64 KiB writes) vs a host pipe; grant copy vs map.
         all: every benchmark.
         """)
 
-    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, sched, idle, all }
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, sched, idle, chan, all }
 
-    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu, sched, idle or all.")
+    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu, sched, idle, chan or all.")
     var name: Name
 
     @Option(help: "The bench guest image.")
@@ -60,6 +61,9 @@ struct Bench: ParsableCommand {
                 figures += try bench.scheduler(spinnerImage: defaultImagePath("spinner"), pingpongImage: defaultImagePath("pingpong"))
             }
             if name == .idle || name == .all { figures += try bench.idle(image: defaultImagePath("idle"), counts: idleCounts) }
+            if name == .chan || name == .all {
+                figures += try bench.channel(producer: defaultImagePath("chan-producer"), consumer: defaultImagePath("chan-consumer"))
+            }
         } catch {
             report("hv: bench \(name.rawValue): \(error)")
             throw ExitCode(1)

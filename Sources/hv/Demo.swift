@@ -13,7 +13,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let images = ["hello-c", "hello-swift", "faults", "traps"].map { defaultImagePath($0) }
-        for path in images + ["pingpong", "spinner", "smp"].map(defaultImagePath) where !FileManager.default.fileExists(atPath: path) {
+        for path in images + ["pingpong", "spinner", "smp", "chan-producer", "chan-consumer"].map(defaultImagePath) where !FileManager.default.fileExists(atPath: path) {
             report("hv: \(path) is missing: build the images with `make -C Images` (or run `make demo`)")
             throw ExitCode(1)
         }
@@ -67,8 +67,16 @@ struct Demo: ParsableCommand {
             print("  \(pad(v.id, 4))  \(pad(state, 8))  \(pad(ms[0], 10))  \(pad(ms[1], 11))  \(pad(ms[2], 10))  \(pad(ms[3], 10))  \(v.hypercallTotal)")
         }
 
+        step("7. Zero-copy sharing: a producer streams 64 MiB to a consumer over granted ring pages (grant tables + an event channel)")
+        let (producer, consumer) = try Benchmarks.channelPair(toolstack, producer: defaultImagePath("chan-producer"),
+                                                              consumer: defaultImagePath("chan-consumer"), producerArgs: "bytes=67108864",
+                                                              memoryBytes: 16 << 20, timeout: 60)
+        for d in [producer, consumer] {
+            for line in d.console.text.split(separator: "\n") where line.contains("bytes in") { print("  \(line)") }
+        }
+
         if !noBench {
-            step("7. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
+            step("8. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
             try Bench.parse(["hypercall", "--calls", "5000", "--rounds", "1"]).run()
         }
         step("Done. Try: hv run Images/build/hello-c.elf --cmdline 'hello', hv bench all, hv --help")

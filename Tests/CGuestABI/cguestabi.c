@@ -8,6 +8,7 @@
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
 #include <xen/memory.h>
+#include <xen/grant_table.h>
 
 #define C(x) { #x, (long long)(x) }
 #define SIZE(t) { "sizeof(" #t ")", (long long)sizeof(t) }
@@ -121,6 +122,27 @@ static const struct cguestabi_entry table[] = {
     C(XEN_ELFNOTE_PAE_MODE), C(XEN_ELFNOTE_FEATURES), C(XEN_ELFNOTE_BSD_SYMTAB), C(XEN_ELFNOTE_HV_START_LOW),
     C(XEN_ELFNOTE_L1_MFN_VALID), C(XEN_ELFNOTE_SUSPEND_CANCEL), C(XEN_ELFNOTE_INIT_P2M), C(XEN_ELFNOTE_MOD_START_PFN),
     C(XEN_ELFNOTE_SUPPORTED_FEATURES), C(XEN_ELFNOTE_PHYS32_ENTRY),
+
+    C(GNTTABOP_map_grant_ref), C(GNTTABOP_unmap_grant_ref), C(GNTTABOP_setup_table), C(GNTTABOP_copy),
+    C(GNTTABOP_query_size), C(GNTTABOP_set_version), C(GNTTABOP_get_version),
+    C(GTF_permit_access), C(GTF_readonly), C(GTF_reading), C(GTF_writing), C(GTF_sub_page),
+    C(GNTMAP_device_map), C(GNTMAP_host_map), C(GNTMAP_readonly), C(GNTMAP_application_map), C(GNTMAP_contains_pte),
+    C(GNTCOPY_source_gref), C(GNTCOPY_dest_gref),
+    C(GNTST_okay), C(GNTST_general_error), C(GNTST_bad_domain), C(GNTST_bad_gntref), C(GNTST_bad_handle),
+    C(GNTST_bad_virt_addr), C(GNTST_bad_dev_addr), C(GNTST_no_device_space), C(GNTST_permission_denied),
+    C(GNTST_bad_page), C(GNTST_bad_copy_arg), C(GNTST_address_too_big), C(GNTST_eagain), C(GNTST_no_space),
+    C(GNTTAB_NR_RESERVED_ENTRIES),
+    SIZE(grant_entry_v1_t), OFF(grant_entry_v1_t, domid), OFF(grant_entry_v1_t, frame),
+    SIZE(struct gnttab_map_grant_ref), OFF(struct gnttab_map_grant_ref, flags), OFF(struct gnttab_map_grant_ref, ref),
+    OFF(struct gnttab_map_grant_ref, dom), OFF(struct gnttab_map_grant_ref, status), OFF(struct gnttab_map_grant_ref, handle),
+    OFF(struct gnttab_map_grant_ref, dev_bus_addr),
+    SIZE(struct gnttab_unmap_grant_ref), OFF(struct gnttab_unmap_grant_ref, handle), OFF(struct gnttab_unmap_grant_ref, status),
+    SIZE(struct gnttab_setup_table), OFF(struct gnttab_setup_table, nr_frames), OFF(struct gnttab_setup_table, status),
+    OFF(struct gnttab_setup_table, frame_list),
+    SIZE(struct gnttab_copy), OFF(struct gnttab_copy, source.domid), OFF(struct gnttab_copy, source.offset),
+    OFF(struct gnttab_copy, dest), OFF(struct gnttab_copy, len), OFF(struct gnttab_copy, flags), OFF(struct gnttab_copy, status),
+    SIZE(struct gnttab_query_size), OFF(struct gnttab_query_size, max_nr_frames), OFF(struct gnttab_query_size, status),
+    SIZE(struct gnttab_get_version), OFF(struct gnttab_get_version, version),
 };
 
 const struct cguestabi_entry *cguestabi_entries(void) { return table; }

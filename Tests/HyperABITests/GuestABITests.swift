@@ -179,6 +179,36 @@ import Testing
         h["XENMAPSPACE_shared_info"] = Int64(M.spaceSharedInfo); h["XENMAPSPACE_grant_table"] = Int64(M.spaceGrantTable)
         size("struct xen_machphys_mapping", M.machphysMappingSize)
 
+        let gnt: [(String, GrantTableCommand)] = [("map_grant_ref", .mapGrantRef), ("unmap_grant_ref", .unmapGrantRef),
+            ("setup_table", .setupTable), ("copy", .copy), ("query_size", .querySize), ("set_version", .setVersion),
+            ("get_version", .getVersion)]
+        for (n, c) in gnt { h["GNTTABOP_\(n)"] = Int64(c.rawValue) }
+        typealias GL = GrantLayout
+        for (n, v) in [("permit_access", GL.permitAccess), ("readonly", GL.readonly), ("reading", GL.reading),
+                       ("writing", GL.writing), ("sub_page", GL.subPage)] { h["GTF_\(n)"] = Int64(v) }
+        for (n, v) in [("device_map", GL.mapDevice), ("host_map", GL.mapHost), ("readonly", GL.mapReadonly),
+                       ("application_map", GL.mapApplication), ("contains_pte", GL.mapContainsPTE)] { h["GNTMAP_\(n)"] = Int64(v) }
+        h["GNTCOPY_source_gref"] = Int64(GL.copySourceGref); h["GNTCOPY_dest_gref"] = Int64(GL.copyDestGref)
+        for s in GrantStatus.allCases { h["GNTST_\(s.xenName)"] = Int64(s.rawValue) }
+        h["GNTTAB_NR_RESERVED_ENTRIES"] = Int64(GL.reservedEntries)
+        size("grant_entry_v1_t", GL.entrySize); off("grant_entry_v1_t", "domid", GL.entryDomid); off("grant_entry_v1_t", "frame", GL.entryFrame)
+        let mapT = "struct gnttab_map_grant_ref"
+        size(mapT, GL.mapSize)
+        for (f, v) in [("flags", GL.mapFlags), ("ref", GL.mapRef), ("dom", GL.mapDom), ("status", GL.mapStatus),
+                       ("handle", GL.mapHandle), ("dev_bus_addr", GL.mapDevBusAddr)] { off(mapT, f, v) }
+        size("struct gnttab_unmap_grant_ref", GL.unmapSize)
+        off("struct gnttab_unmap_grant_ref", "handle", GL.unmapHandle); off("struct gnttab_unmap_grant_ref", "status", GL.unmapStatus)
+        size("struct gnttab_setup_table", GL.setupSize)
+        off("struct gnttab_setup_table", "nr_frames", GL.setupNrFrames); off("struct gnttab_setup_table", "status", GL.setupStatus)
+        off("struct gnttab_setup_table", "frame_list", GL.setupFrameList)
+        let copyT = "struct gnttab_copy"
+        size(copyT, GL.copySize)
+        for (f, v) in [("source.domid", GL.copySource + GL.copyPtrDomid), ("source.offset", GL.copySource + GL.copyPtrOffset),
+                       ("dest", GL.copyDest), ("len", GL.copyLen), ("flags", GL.copyFlags), ("status", GL.copyStatus)] { off(copyT, f, v) }
+        size("struct gnttab_query_size", GL.querySize)
+        off("struct gnttab_query_size", "max_nr_frames", GL.queryMaxNrFrames); off("struct gnttab_query_size", "status", GL.queryStatus)
+        size("struct gnttab_get_version", GL.getVersionSize); off("struct gnttab_get_version", "version", GL.getVersionVersion)
+
         for e in XenErrno.allCases { h["XEN_\(e.name)"] = Int64(e.rawValue) }
         for n in XenELFNote.allCases { h["XEN_ELFNOTE_\(n.name)"] = Int64(n.rawValue) }
         return h

@@ -1,7 +1,8 @@
 /*
  * CGuestKit.h - everything the Swift layer imports from GuestKit's C side:
  * Xen's ABI headers and GuestKit's hypercall wrappers, runtime, exceptions,
- * event channels, clock and memory management.
+ * event channels, clock, memory management, grant tables, the shared
+ * ring (xen/io/ring.h's gk_ring_* helpers, for Ring.swift) and chan.
  */
 #ifndef GUESTKIT_CGUESTKIT_H
 #define GUESTKIT_CGUESTKIT_H
@@ -15,12 +16,16 @@
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
 #include <xen/memory.h>
+#include <xen/grant_table.h>
+#include <xen/io/ring.h>
 #include <guestkit/hypercall.h>
 #include <guestkit/console.h>
 #include <guestkit/traps.h>
 #include <guestkit/events.h>
 #include <guestkit/time.h>
 #include <guestkit/mm.h>
+#include <guestkit/gnttab.h>
+#include <guestkit/chan.h>
 #include <guestkit/guestkit.h>
 
 #endif /* GUESTKIT_CGUESTKIT_H */

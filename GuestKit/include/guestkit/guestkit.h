@@ -2,7 +2,8 @@
  * guestkit/guestkit.h - the GuestKit guest runtime: boot information,
  * shutdown, and the small freestanding libc an image (and Embedded Swift)
  * needs. Also pulls in exceptions (traps.h), event channels (events.h),
- * time (time.h), memory management (mm.h) and several vCPUs (smp.h).
+ * time (time.h), memory management (mm.h), several vCPUs (smp.h), grant
+ * tables (gnttab.h) and the interdomain byte stream (chan.h).
  *
  * An image provides `void gk_main(void)`. GuestKit's _start switches to its
  * own 64 KiB stack, records start_info and calls gk_main(); when gk_main
@@ -21,6 +22,7 @@
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
 #include <xen/memory.h>
+#include <xen/grant_table.h>
 #include <guestkit/hypercall.h>
 #include <guestkit/console.h>
 #include <guestkit/traps.h>
@@ -28,6 +30,8 @@
 #include <guestkit/time.h>
 #include <guestkit/mm.h>
 #include <guestkit/smp.h>
+#include <guestkit/gnttab.h>
+#include <guestkit/chan.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -242,6 +242,14 @@ static inline int HYPERVISOR_event_channel_op(int cmd, void *arg)
     return (int)_hypercall2(__HYPERVISOR_event_channel_op, cmd, arg);
 }
 
+/* grant_table_op(cmd, uop, count): `count` structs of GNTTABOP_* `cmd`'s
+ * type at uop (<xen/grant_table.h>). 0 when the batch was processed (each
+ * struct has its own status), else -XEN_Exxx for the whole call. */
+static inline int HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
+{
+    return (int)_hypercall3(__HYPERVISOR_grant_table_op, cmd, uop, count);
+}
+
 /* set_timer_op(deadline): one VIRQ_TIMER at absolute system time
  * `deadline` (ns); 0 cancels. */
 static inline int HYPERVISOR_set_timer_op(uint64_t deadline)

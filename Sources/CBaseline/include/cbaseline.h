@@ -51,3 +51,14 @@ void cbaseline_vm_pingpong(int kvm, const struct cbaseline_vm *a, const struct c
 
 /// Two host threads ping-ponging over a pair of eventfds: the host's own cost of the same handshake.
 void cbaseline_eventfd_pingpong(uint64_t rounds, struct cbaseline_pingpong_result *out);
+
+/// A byte stream between two host threads over a pipe: `total` bytes (a multiple of `message`, itself a
+/// multiple of 8) written in `message`-byte writes and read back a message at a time, generated, checked
+/// and checksummed per 64-bit word on both sides as the guests' channel does.
+struct cbaseline_pipe_result {
+    uint64_t ns;          // first write to last read
+    uint64_t bytes;
+    int error;            // 0, or -errno
+    int checksum_ok;      // 1 if both ends agree
+};
+void cbaseline_pipe_stream(uint64_t total, uint32_t message, struct cbaseline_pipe_result *out);
