@@ -63,9 +63,18 @@ extension Domain {
             let idx = try space.load(UInt64.self, at: arg + 8)
             let gpfn = try space.load(UInt64.self, at: arg + 16)
             guard domid == DomainID.this || domid == id else { throw .EPERM }
-            guard mapSpace == L.spaceSharedInfo else { throw mapSpace == L.spaceGrantTable ? .ENOSYS : .EINVAL }
-            guard idx == 0 else { throw .EINVAL }
-            try placeSharedInfo(at: gpfn)
+            switch mapSpace {
+            case L.spaceSharedInfo:
+                guard idx == 0 else { throw .EINVAL }
+                try place(sharedInfoMFN, at: gpfn)
+            case L.spaceGrantTable:
+                // idx = the table frame (growing the table to it); bit 31 asks for a v2 status frame.
+                guard idx < UInt64(GrantLayout.maxFrames) else { throw .EINVAL }
+                do throws(GrantStatus) { try growGrantTable(to: Int(idx) + 1) } catch { throw .ENOMEM }
+                try place(grants.withLock { $0.frames[Int(idx)] }, at: gpfn)
+            default:
+                throw .EINVAL
+            }
             return 0
         case .machphysMapping:
             let start = hypervisor?.platform.machphysVirtualAddress ?? PVLayout.machphysVirtStart
@@ -126,7 +135,7 @@ extension Domain {
         try withMMU { (mmu) throws(XenErrno) in
             let range = (0..<UInt64(pages)).map { first &+ $0 }
             for m in range {
-                guard mmu.owns(m), m != sharedInfoMFN, let pfn = frames.m2p(m), pfn != PVLayout.invalidM2PEntry,
+                guard mmu.owns(m), !mmu.info.special[Int(m)], let pfn = frames.m2p(m), pfn != PVLayout.invalidM2PEntry,
                       mfn(forPFNUnlocked: Int(pfn)) == m, !mmu.info.pinned[Int(m)] else { throw .EINVAL }
             }
             for m in range {
@@ -144,15 +153,18 @@ extension Domain {
         p2mState.withLock { p in pfn >= 0 && pfn < p.count ? p[pfn] : nil }
     }
 
-    /// XENMEM_add_to_physmap(XENMAPSPACE_shared_info): shared_info appears at PFN `gpfn`; the frame that
-    /// was there (if any) is given back.
-    func placeSharedInfo(at gpfn: UInt64) throws(XenErrno) {
+    /// XENMEM_add_to_physmap of one of the hypervisor's pages (shared_info, a grant-table frame): it appears
+    /// at PFN `gpfn`; the RAM frame that was there (if any) is given back.
+    func place(_ special: UInt64, at gpfn: UInt64) throws(XenErrno) {
         guard gpfn < UInt64(maxPages) else { throw .EINVAL }
-        if let old = mfn(forPFN: Int(gpfn)), old != sharedInfoMFN { try shrink(old, pages: 1) }
+        if let old = mfn(forPFN: Int(gpfn)), old != special {
+            guard hypervisor?.frames.pages.special[Int(old)] != true else { throw .EBUSY }
+            try shrink(old, pages: 1)
+        }
         p2mState.withLock { p in
             if p.count <= Int(gpfn) { p += [UInt64](repeating: PVLayout.invalidMFN, count: Int(gpfn) + 1 - p.count) }
-            p[Int(gpfn)] = sharedInfoMFN
+            p[Int(gpfn)] = special
         }
-        hypervisor?.frames.setM2P(mfn: sharedInfoMFN, pfn: gpfn)
+        hypervisor?.frames.setM2P(mfn: special, pfn: gpfn)
     }
 }

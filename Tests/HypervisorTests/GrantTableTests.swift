@@ -69,6 +69,19 @@ import Testing
         #expect(Int16(truncatingIfNeeded: try g.peekWords(page: 7, offset: 8, count: 1)[0]) == GrantStatus.generalError.rawValue)
     }
 
+    @Test func addToPhysmapPlacesATableFrame() throws {
+        let g = try TinyGuest()
+        // xen_add_to_physmap {domid, size, space = grant_table, idx = 1, gpfn = 10}: the table grows to 2 frames.
+        try g.pokeWords(page: 7, [UInt64(DomainID.this) | UInt64(MemoryOpLayout.spaceGrantTable) << 32, 1, 10])
+        #expect(g.call(12, 7, g.va(page: 7)).rax == 0)
+        let frames = g.domain.grants.withLock { $0.frames }
+        #expect(frames.count == 2)
+        #expect(g.domain.p2m[10] == frames[1])
+        #expect(g.hypervisor.frames.m2p(frames[1]) == 10)
+        try g.pokeWords(page: 7, [UInt64(DomainID.this) | UInt64(MemoryOpLayout.spaceGrantTable) << 32, 64, 10])
+        #expect(g.call(12, 7, g.va(page: 7)).rax == neg(22))                 // beyond 64 frames
+    }
+
     @Test func mapSharesTheFrameAndUnmapGivesItBack() throws {
         let (b, a) = try pair()
         let t = try table(b)
