@@ -38,7 +38,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "HyperABITests", dependencies: ["HyperABI", "CGuestABI"]),
+        .testTarget(name: "HyperABITests", dependencies: ["HyperABI", "CGuestABI", "Toolstack"]),
         .target(name: "CGuestABI", path: "Tests/CGuestABI",
                 cSettings: [.headerSearchPath("../../GuestKit/include")]),
         .testTarget(name: "ELFImageTests", dependencies: ["ELFImage"]),

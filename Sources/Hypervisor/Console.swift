@@ -35,8 +35,9 @@ public final class DomainConsole: Sendable {
 
     public func detach(_ token: Int) { state.withLock { _ = $0.sinks.removeValue(forKey: token) } }
 
-    /// Guest output: appended to the log and handed to every sink.
-    func output(_ bytes: UnsafeRawBufferPointer) {
+    /// Guest output (console_io, or the console ring through Dom0's back-end): appended to the log and
+    /// handed to every sink.
+    public func output(_ bytes: UnsafeRawBufferPointer) {
         let sinks: Dictionary<Int, Sink>.Values = state.withLock { s in
             for b in bytes {
                 if s.log.count < logCapacity {
@@ -63,8 +64,8 @@ public final class DomainConsole: Sendable {
     /// Queues input for the guest's CONSOLEIO_read.
     public func input(_ bytes: [UInt8]) { state.withLock { $0.input.append(contentsOf: bytes) } }
 
-    /// Takes up to `max` pending input bytes into `buffer`; returns how many.
-    func takeInput(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    /// Takes up to `buffer.count` pending input bytes into `buffer`; returns how many.
+    public func takeInput(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         state.withLock { s in
             let n = min(buffer.count, s.input.count)
             for i in 0..<n { buffer[i] = s.input[i] }

@@ -84,6 +84,8 @@ public final class Domain: @unchecked Sendable {
     let events = Mutex(PortTable())
     /// Grant table and maptrack (this domain's lock; its MMU lock may be taken inside it).
     let grants = Mutex(GrantState())
+    /// Dom0's services' clean-ups, run at release before the frames go (`DomainControl.onRelease`).
+    let releaseHooks = Mutex<[@Sendable () -> Void]>([])
     /// Guest system time (the pvclock's clock) minus the host's monotonic clock, set by the platform.
     var systemTimeOffset: Int64 = 0
     /// `vm_assist` bits: the domain's, as on Xen (not per vCPU).
@@ -236,6 +238,7 @@ public final class Domain: @unchecked Sendable {
         if !state.isFinal { end(.destroyed) }
         for v in vcpus { v.timer.cancel() }
         closeAllPorts()
+        for hook in releaseHooks.withLock({ h in defer { h = [] }; return h }) { hook() }
         let (tables, mappedElsewhere) = releaseGrants()
         vm?.destroy()   // `vm` stays set: a late kick finds no live thread and does nothing
         let held = (p2m.filter { $0 != PVLayout.invalidMFN } + [sharedInfoMFN] + Array(pendingRelease) + tables)

@@ -100,6 +100,8 @@ extension Domain {
             return (b, t.notify[Int(port)])
         }
         switch binding {
+        case .interdomain(DomainID.dom0, let remotePort):
+            hypervisor?.signalDom0(remotePort, from: id)
         case .interdomain(let remoteDom, let remotePort):
             guard let peer = hypervisor?.liveDomain(remoteDom) else { return }
             let target = peer.events.withLock { t -> Int? in

@@ -97,6 +97,10 @@ extension Domain {
             return b
         }
         memory.testAndClearBit(mfn: sharedInfoMFN, offset: SharedInfoLayout.evtchnPending + Int(port / 64) * 8, bit: Int(port % 64))
+        if case .interdomain(DomainID.dom0, let dom0Port) = binding {
+            hypervisor?.signalDom0(dom0Port, from: id)          // Dom0's service looks and finds the guest gone
+            return
+        }
         if case .interdomain(let remoteDomain, let remotePort) = binding, let peer = hypervisor?.liveDomain(remoteDomain) {
             let revert = peer.events.withLock { t -> Bool in
                 guard case .interdomain(id, port) = t.binding(remotePort) else { return false }

@@ -133,6 +133,7 @@ extension Domain {
     /// Drops one pin of grant `ref` (taken by `pinGrant`); the last one clears GTF_reading, the last
     /// writable one GTF_writing. If this domain is gone, the frame is one of the hypervisor's orphans.
     func unpinGrant(_ ref: UInt32, mfn: UInt64, readonly: Bool) {
+        guard hypervisor != nil else { return }          // the whole hypervisor is gone: nothing left to count
         let released = grants.withLock { g -> Bool in
             guard !g.dead, var a = g.active[ref] else { return false }
             let (table, offset) = g.location(ref)

@@ -1,4 +1,5 @@
 import HyperABI
+import Synchronization
 
 /// A guest page Dom0 holds through one of the guest's grants, pinned exactly as a guest's mapping would be
 /// (GTF_reading/GTF_writing set, the frame held, writable only if the grant allows). Every access is
@@ -9,6 +10,7 @@ public final class GrantedPage: @unchecked Sendable {
     let mfn: UInt64
     private let granter: Domain
     private let ref: UInt32
+    private let pinned = Atomic<Bool>(true)
 
     init(granter: Domain, ref: UInt32, readonly: Bool) throws(GrantStatus) {
         self.mfn = try granter.pinGrant(ref, mapper: DomainID.dom0, readonly: readonly)
@@ -18,7 +20,15 @@ public final class GrantedPage: @unchecked Sendable {
         self.memory = granter.memory
     }
 
-    deinit { granter.unpinGrant(ref, mfn: mfn, readonly: readonly) }
+    deinit { unmap() }
+
+    /// Gives the page back now (idempotent); the holder must not touch it afterwards (writes are dropped).
+    public func unmap() {
+        if pinned.exchange(false, ordering: .acquiringAndReleasing) { granter.unpinGrant(ref, mfn: mfn, readonly: readonly) }
+    }
+
+    /// Whether the page is still held.
+    public var isMapped: Bool { pinned.load(ordering: .acquiring) }
 
     /// The 32-bit word at `offset` (4-aligned, inside the page), read with acquire ordering.
     public func load32(at offset: Int) -> UInt32 {
@@ -29,6 +39,7 @@ public final class GrantedPage: @unchecked Sendable {
     /// Stores a 32-bit word (release ordering: what was written before is visible first).
     public func store32(_ value: UInt32, at offset: Int) {
         precondition(!readonly && offset >= 0 && offset <= 4092 && offset & 3 == 0)
+        guard isMapped else { return }
         chost_fence_sync()
         _ = withUnsafeBytes(of: value.littleEndian) { memory.write(mfn: mfn, offset: offset, bytes: $0) }
     }
@@ -45,11 +56,33 @@ public final class GrantedPage: @unchecked Sendable {
     /// Copies bytes into the page at `offset`.
     public func write(at offset: Int, bytes: UnsafeRawBufferPointer) {
         precondition(!readonly && offset >= 0 && offset + bytes.count <= 4096)
+        guard isMapped else { return }
         _ = memory.write(mfn: mfn, offset: offset, bytes: bytes)
     }
 }
 
 extension DomainControl {
+    /// Writes grant entry `ref` of `domain` for its page `pfn`, granted to `grantee` (what Xen's toolstack
+    /// does for the reserved refs 0, the console, and 1, the store): the table is created if need be.
+    public func seedGrant(_ domain: Domain, ref: UInt32, pfn: Int, to grantee: UInt16, readonly: Bool = false) throws(HypervisorError) {
+        guard ref < UInt32(GrantLayout.reservedEntries), let mfn = domain.mfn(forPFN: pfn) else {
+            throw HypervisorError(.EINVAL, domain.label, "seed grant \(ref)", "not a reserved ref, or pfn \(pfn) not populated")
+        }
+        do throws(GrantStatus) { try domain.growGrantTable(to: GrantLayout.initialFrames) } catch {
+            throw HypervisorError(.ENOMEM, domain.label, "create the grant table", "GNTST_\(error.xenName)")
+        }
+        let table = domain.grants.withLock { $0.frames[0] }
+        let flags = GrantLayout.permitAccess | (readonly ? GrantLayout.readonly : 0)
+        _ = domain.memory.writeWord(mfn: table, offset: Int(ref) * GrantLayout.entrySize,
+                                    UInt64(flags) | UInt64(grantee) << 16 | mfn << 32)
+    }
+
+    /// Runs `body` when `domain` is being released, before its frames go back (Dom0's services let go of
+    /// the pages they hold then, so nothing outlives the domain).
+    public func onRelease(_ domain: Domain, _ body: @escaping @Sendable () -> Void) {
+        domain.releaseHooks.withLock { $0.append(body) }
+    }
+
     /// Dom0 maps grant `ref` of `domain` (granted to domain 0) under the same rules as a guest's
     /// GNTTABOP_map_grant_ref; the mapping ends when the returned page is released.
     public func mapGrant(_ domain: Domain, ref: UInt32, readonly: Bool) throws(HypervisorError) -> GrantedPage {

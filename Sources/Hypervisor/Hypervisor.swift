@@ -13,6 +13,9 @@ public final class Hypervisor: Sendable {
         var nextID: UInt16 = DomainID.firstGuest
     }
     private let table = Mutex(Table())
+    /// Dom0's event-channel ends, by Dom0 port number.
+    let dom0Ports = Mutex<[UInt32: Dom0Channel]>([:])
+    let nextDom0Port = Atomic<UInt32>(0)
     /// Frames of dead domains still mapped by others (grant mappings), with their pins.
     let orphans = Mutex<[UInt64: Int]>([:])
 

@@ -148,10 +148,14 @@ public struct Benchmarks {
         return value * 1000
     }
 
-    /// Builds a `pingpong` server and client that know each other's domain id.
+    /// The first port a guest allocates itself: ports 1 and 2 are its store and console channels to Dom0,
+    /// made by the builder (as Xen's).
+    public static let firstGuestPort = 3
+
+    /// Builds a `pingpong` server and client that know each other's domain id and the server's port.
     public static func pingpongPair(_ toolstack: Toolstack, image: String, rounds: Int, memoryBytes: Int = 16 << 20) throws -> (Domain, Domain) {
         try peerPair(toolstack, PeerSpec(name: "pingpong-server", kernel: image) { "role=server peer=\($0) n=\(rounds)" },
-                     PeerSpec(name: "pingpong-client", kernel: image) { "role=client peer=\($0) port=1 n=\(rounds)" },
+                     PeerSpec(name: "pingpong-client", kernel: image) { "role=client peer=\($0) port=\(firstGuestPort) n=\(rounds)" },
                      memoryBytes: memoryBytes)
     }
 

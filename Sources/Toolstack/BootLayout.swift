@@ -1,7 +1,8 @@
 import HyperABI
 
 /// Where Xen's PV domain builder puts each bootstrap element, all page-aligned after the kernel and
-/// 1:1 with PFNs (VA = virt_base + pfn × 4096): p2m list, start_info, page tables (L4 first), boot stack.
+/// 1:1 with PFNs (VA = virt_base + pfn × 4096): p2m list, start_info, the XenStore and console ring pages,
+/// page tables (L4 first), boot stack.
 /// The mapped region ends on a 4 MiB boundary with at least 512 KiB of padding after the stack.
 public struct BootLayout: Equatable, Sendable {
     public let virtBase: UInt64
@@ -10,6 +11,8 @@ public struct BootLayout: Equatable, Sendable {
     public let p2mPFN: Int
     public let p2mPages: Int
     public let startInfoPFN: Int
+    public let storePFN: Int
+    public let consolePFN: Int
     public let ptPFN: Int
     public let ptFrames: Int
     public let stackPFN: Int
@@ -28,7 +31,9 @@ public struct BootLayout: Equatable, Sendable {
         p2mPFN = last
         p2mPages = (nrPages * 8 + 4095) / 4096
         startInfoPFN = p2mPFN + p2mPages
-        ptPFN = startInfoPFN + 1
+        storePFN = startInfoPFN + 1
+        consolePFN = startInfoPFN + 2
+        ptPFN = startInfoPFN + 3
         guard !virtBase.addingReportingOverflow(UInt64(nrPages) << 12).overflow else {
             throw .invalid(object: "kernel layout", problem: "virt_base 0x\(String(virtBase, radix: 16)) + \(nrPages) pages runs past the end of the address space")
         }

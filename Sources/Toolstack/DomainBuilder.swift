@@ -30,13 +30,21 @@ public struct DomainConfig: Sendable {
     }
 }
 
+/// Dom0's services a new domain is connected to (XenStore, the console back-end): given the domain and
+/// its store and console pages, they return the guest ports of their event channels for start_info.
+public protocol DomainServices: Sendable {
+    func attach(_ domain: Domain, storePFN: Int, consolePFN: Int) throws(ToolstackError) -> (store: UInt32, console: UInt32)
+}
+
 /// Xen's x86-64 PV domain builder: loads the kernel, builds the bootstrap page tables, start_info and
 /// p2m list, fills the hypercall page and sets the first vCPU's entry state — all through Dom0's
 /// control interface, never by reaching into the hypervisor's structures.
 public struct DomainBuilder {
     public let control: DomainControl
+    /// Dom0's services to connect each domain to (none: start_info says there is no store or console ring).
+    public let services: (any DomainServices)?
 
-    public init(control: DomainControl) { self.control = control }
+    public init(control: DomainControl, services: (any DomainServices)? = nil) { self.control = control; self.services = services }
 
     /// Loads and validates the image, creates the domain and builds it. The domain is left paused.
     public func build(_ config: DomainConfig) throws(ToolstackError) -> Domain {
@@ -67,12 +75,19 @@ public struct DomainBuilder {
             domain = try control.createDomain(name: config.name, pages: pages, maxPages: (config.maxMemoryBytes ?? config.memoryBytes) >> 12,
                                               vcpus: config.vcpus, emulatePrivileged: config.privileged == .emulate)
         } catch { throw .hypervisor(error) }
+        var ports: (store: UInt32, console: UInt32)? = nil
+        if let services {
+            do { ports = try services.attach(domain, storePFN: layout.storePFN, consolePFN: layout.consolePFN) } catch {
+                control.destroy(domain)
+                throw error
+            }
+        }
         do throws(HypervisorError) {
             try control.setSchedulerCredit(domain, weight: config.weight, cap: config.cap)
             try load(image, into: domain, layout: layout)
             try writeP2M(domain, layout: layout)
             try writePageTables(domain, layout: layout)
-            try writeStartInfo(domain, layout: layout, cmdline: config.cmdline)
+            try writeStartInfo(domain, layout: layout, cmdline: config.cmdline, ports: ports)
             if let hypercallPage = image.notes.hypercallPage {
                 try control.initHypercallPage(domain, pfn: Int((hypercallPage - image.virtBase) >> 12))
             }
@@ -158,7 +173,8 @@ public struct DomainBuilder {
         }
     }
 
-    private func writeStartInfo(_ domain: Domain, layout: BootLayout, cmdline: String) throws(HypervisorError) {
+    private func writeStartInfo(_ domain: Domain, layout: BootLayout, cmdline: String,
+                                ports: (store: UInt32, console: UInt32)?) throws(HypervisorError) {
         typealias L = StartInfoLayout
         var page = [UInt8](repeating: 0, count: 4096)
         func put(_ v: UInt64, _ off: Int, _ size: Int = 8) {
@@ -171,6 +187,12 @@ public struct DomainBuilder {
         put(layout.va(layout.ptPFN), L.ptBase)
         put(UInt64(layout.ptFrames), L.nrPTFrames)
         put(layout.va(layout.p2mPFN), L.mfnList)
+        if let ports {
+            put(domain.p2m[layout.storePFN], L.storeMFN)
+            put(UInt64(ports.store), L.storeEvtchn, 4)
+            put(domain.p2m[layout.consolePFN], L.consoleMFN)
+            put(UInt64(ports.console), L.consoleEvtchn, 4)
+        }
         for (i, b) in cmdline.utf8.enumerated() { page[L.cmdLine + i] = b }
         try control.write(domain, pfn: layout.startInfoPFN, bytes: page)
     }

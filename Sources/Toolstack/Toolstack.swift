@@ -6,7 +6,9 @@ import KVM
 public final class Toolstack: Sendable {
     public let hypervisor: Hypervisor
     public var control: DomainControl { hypervisor.control }
-    public var builder: DomainBuilder { DomainBuilder(control: control) }
+    /// XenStore and the console back-end, connected to every domain this toolstack builds.
+    public let services: Dom0Services
+    public var builder: DomainBuilder { DomainBuilder(control: control, services: services) }
 
     /// Brings up the hypervisor on KVM with `machineMemoryBytes` of machine memory (sparse) and
     /// `pcpus` physical CPUs for the scheduler to hand out (default: the host's).
@@ -21,6 +23,7 @@ public final class Toolstack: Sendable {
         } catch {
             throw .hypervisor(error)
         }
+        services = Dom0Services(control: hypervisor.control)
     }
 
     /// Builds a domain and leaves it paused.

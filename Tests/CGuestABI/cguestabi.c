@@ -9,6 +9,9 @@
 #include <xen/vcpu.h>
 #include <xen/memory.h>
 #include <xen/grant_table.h>
+#include <xen/io/xs_wire.h>
+#include <xen/io/console.h>
+#include <xen/io/xenbus.h>
 
 #define C(x) { #x, (long long)(x) }
 #define SIZE(t) { "sizeof(" #t ")", (long long)sizeof(t) }
@@ -143,6 +146,19 @@ static const struct cguestabi_entry table[] = {
     OFF(struct gnttab_copy, dest), OFF(struct gnttab_copy, len), OFF(struct gnttab_copy, flags), OFF(struct gnttab_copy, status),
     SIZE(struct gnttab_query_size), OFF(struct gnttab_query_size, max_nr_frames), OFF(struct gnttab_query_size, status),
     SIZE(struct gnttab_get_version), OFF(struct gnttab_get_version, version),
+
+    C(XS_DIRECTORY), C(XS_READ), C(XS_GET_PERMS), C(XS_WATCH), C(XS_UNWATCH), C(XS_TRANSACTION_START),
+    C(XS_TRANSACTION_END), C(XS_INTRODUCE), C(XS_RELEASE), C(XS_GET_DOMAIN_PATH), C(XS_WRITE), C(XS_MKDIR),
+    C(XS_RM), C(XS_SET_PERMS), C(XS_WATCH_EVENT), C(XS_ERROR), C(XS_IS_DOMAIN_INTRODUCED), C(XS_RESET_WATCHES),
+    C(XS_DIRECTORY_PART), C(XENSTORE_PAYLOAD_MAX), C(XENSTORE_RING_SIZE),
+    SIZE(struct xsd_sockmsg),
+    OFF(struct xenstore_domain_interface, rsp), OFF(struct xenstore_domain_interface, req_cons),
+    OFF(struct xenstore_domain_interface, req_prod), OFF(struct xenstore_domain_interface, rsp_cons),
+    OFF(struct xenstore_domain_interface, rsp_prod),
+    OFF(struct xencons_interface, out), OFF(struct xencons_interface, in_cons), OFF(struct xencons_interface, in_prod),
+    OFF(struct xencons_interface, out_cons), OFF(struct xencons_interface, out_prod),
+    C(XenbusStateInitialising), C(XenbusStateInitWait), C(XenbusStateInitialised), C(XenbusStateConnected),
+    C(XenbusStateClosing), C(XenbusStateClosed),
 };
 
 const struct cguestabi_entry *cguestabi_entries(void) { return table; }

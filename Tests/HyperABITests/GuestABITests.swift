@@ -1,6 +1,7 @@
 import CGuestABI
 import HyperABI
 import Testing
+import Toolstack
 
 /// GuestKit's C headers and the host's HyperABI are written separately; this test is what keeps them one ABI.
 @Suite struct GuestABITests {
@@ -208,6 +209,23 @@ import Testing
         size("struct gnttab_query_size", GL.querySize)
         off("struct gnttab_query_size", "max_nr_frames", GL.queryMaxNrFrames); off("struct gnttab_query_size", "status", GL.queryStatus)
         size("struct gnttab_get_version", GL.getVersionSize); off("struct gnttab_get_version", "version", GL.getVersionVersion)
+
+        let xs: [(String, XenStoreMessageType)] = [("DIRECTORY", .directory), ("READ", .read), ("GET_PERMS", .getPerms),
+            ("WATCH", .watch), ("UNWATCH", .unwatch), ("TRANSACTION_START", .transactionStart), ("TRANSACTION_END", .transactionEnd),
+            ("INTRODUCE", .introduce), ("RELEASE", .release), ("GET_DOMAIN_PATH", .getDomainPath), ("WRITE", .write),
+            ("MKDIR", .mkdir), ("RM", .rm), ("SET_PERMS", .setPerms), ("WATCH_EVENT", .watchEvent), ("ERROR", .error),
+            ("IS_DOMAIN_INTRODUCED", .isDomainIntroduced), ("RESET_WATCHES", .resetWatches), ("DIRECTORY_PART", .directoryPart)]
+        for (n, t) in xs { h["XS_\(n)"] = Int64(t.rawValue) }
+        h["XENSTORE_PAYLOAD_MAX"] = Int64(XenStoreLimits.payloadMax); h["XENSTORE_RING_SIZE"] = Int64(StoreRingLayout.size)
+        size("struct xsd_sockmsg", XenStoreLimits.headerSize)
+        typealias SR = StoreRingLayout
+        typealias CR = ConsoleRingLayout
+        for (f, v) in [("rsp", SR.response), ("req_cons", SR.requestConsumer), ("req_prod", SR.requestProducer),
+                       ("rsp_cons", SR.responseConsumer), ("rsp_prod", SR.responseProducer)] { off("struct xenstore_domain_interface", f, v) }
+        for (f, v) in [("out", CR.output), ("in_cons", CR.inputConsumer), ("in_prod", CR.inputProducer),
+                       ("out_cons", CR.outputConsumer), ("out_prod", CR.outputProducer)] { off("struct xencons_interface", f, v) }
+        for (n, s) in [("Initialising", XenbusState.initialising), ("InitWait", .initWait), ("Initialised", .initialised),
+                       ("Connected", .connected), ("Closing", .closing), ("Closed", .closed)] { h["XenbusState\(n)"] = Int64(s.rawValue) }
 
         for e in XenErrno.allCases { h["XEN_\(e.name)"] = Int64(e.rawValue) }
         for n in XenELFNote.allCases { h["XEN_ELFNOTE_\(n.name)"] = Int64(n.rawValue) }

@@ -2,7 +2,9 @@
  * CGuestKit.h - everything the Swift layer imports from GuestKit's C side:
  * Xen's ABI headers and GuestKit's hypercall wrappers, runtime, exceptions,
  * event channels, clock, memory management, grant tables, the shared
- * ring (xen/io/ring.h's gk_ring_* helpers, for Ring.swift) and chan.
+ * ring (xen/io/ring.h's gk_ring_* helpers, for Ring.swift), chan, and
+ * XenStore (xen/io/xs_wire.h, xen/io/xenbus.h, xen/io/console.h and
+ * guestkit/xenbus.h, for XenStore.swift).
  */
 #ifndef GUESTKIT_CGUESTKIT_H
 #define GUESTKIT_CGUESTKIT_H
@@ -18,6 +20,9 @@
 #include <xen/memory.h>
 #include <xen/grant_table.h>
 #include <xen/io/ring.h>
+#include <xen/io/xs_wire.h>
+#include <xen/io/xenbus.h>
+#include <xen/io/console.h>
 #include <guestkit/hypercall.h>
 #include <guestkit/console.h>
 #include <guestkit/traps.h>
@@ -26,6 +31,7 @@
 #include <guestkit/mm.h>
 #include <guestkit/gnttab.h>
 #include <guestkit/chan.h>
+#include <guestkit/xenbus.h>
 #include <guestkit/guestkit.h>
 
 #endif /* GUESTKIT_CGUESTKIT_H */

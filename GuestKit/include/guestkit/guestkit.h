@@ -3,7 +3,8 @@
  * shutdown, and the small freestanding libc an image (and Embedded Swift)
  * needs. Also pulls in exceptions (traps.h), event channels (events.h),
  * time (time.h), memory management (mm.h), several vCPUs (smp.h), grant
- * tables (gnttab.h) and the interdomain byte stream (chan.h).
+ * tables (gnttab.h), the interdomain byte stream (chan.h) and the
+ * XenStore client (xenbus.h).
  *
  * An image provides `void gk_main(void)`. GuestKit's _start switches to its
  * own 64 KiB stack, records start_info and calls gk_main(); when gk_main
@@ -32,6 +33,7 @@
 #include <guestkit/smp.h>
 #include <guestkit/gnttab.h>
 #include <guestkit/chan.h>
+#include <guestkit/xenbus.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,117 @@
+import Dispatch
+import Foundation
+import HyperABI
+import Hypervisor
+import Synchronization
+
+/// Dom0's services for every domain: the XenStore daemon on each guest's store ring and the console
+/// back-end on its console ring. A domain is connected when it is built (Xen's reserved grant refs 0 and
+/// 1 name the two pages, two event channels to Dom0 carry the notifications); one service thread answers
+/// whichever domains signalled. Each connection is apart from the others: a protocol error ends that
+/// connection only, and the reason is kept (`failures`).
+public final class Dom0Services: DomainServices, @unchecked Sendable {
+    public let store: XenStore
+    let control: DomainControl
+    private final class Devices: @unchecked Sendable {
+        let domain: Domain
+        let store: StoreConnection
+        let console: ConsoleBackend
+        /// Held while the service thread works on the domain, and by `detach`.
+        let lock = Mutex<Void>(())
+        init(domain: Domain, store: StoreConnection, console: ConsoleBackend) {
+            self.domain = domain; self.store = store; self.console = console
+        }
+    }
+    private let devices = Mutex<[UInt16: Devices]>([:])
+    private let pending = Mutex<Set<UInt16>>([])
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = Atomic<Bool>(false)
+
+    public init(control: DomainControl) {
+        self.control = control
+        self.store = XenStore()
+        let thread = Thread { [weak self] in
+            while let self, !self.stopped.load(ordering: .acquiring) { self.serviceOnce() }
+        }
+        thread.name = "dom0-services"
+        thread.start()
+    }
+
+    deinit {
+        stopped.store(true, ordering: .releasing)
+        wake.signal()
+    }
+
+    /// Connects a freshly built domain: grants, event channels, its XenStore directory.
+    public func attach(_ domain: Domain, storePFN: Int, consolePFN: Int) throws(ToolstackError) -> (store: UInt32, console: UInt32) {
+        let id = domain.id
+        do {
+            try control.seedGrant(domain, ref: 0, pfn: consolePFN, to: DomainID.dom0)
+            try control.seedGrant(domain, ref: 1, pfn: storePFN, to: DomainID.dom0)
+            let consolePage = try control.mapGrant(domain, ref: 0, readonly: false)
+            let storePage = try control.mapGrant(domain, ref: 1, readonly: false)
+            let storeChannel = try control.openDom0Channel(domain) { [weak self] in self?.signal(id) }
+            let consoleChannel = try control.openDom0Channel(domain) { [weak self] in self?.signal(id) }
+            let connection = StoreConnection(domid: id, page: storePage, channel: storeChannel, store: store)
+            let console = ConsoleBackend(page: consolePage, console: domain.console, channel: consoleChannel)
+            devices.withLock { $0[id] = Devices(domain: domain, store: connection, console: console) }
+            store.connect(domid: id) { [weak self, weak connection] message in
+                connection?.queue(message)
+                self?.signal(id)
+            }
+            store.introduceDomain(id, name: domain.name)
+            let base = "/local/domain/\(id)"
+            for (path, value) in [("store/port", "\(storeChannel.guestPort)"), ("store/ring-ref", "1"),
+                                  ("console/port", "\(consoleChannel.guestPort)"), ("console/ring-ref", "0"),
+                                  ("console/state", "4"), ("console/type", "xenconsoled")] {
+                // Dom0's nodes: the guest reads them but cannot change them (as libxl writes them).
+                try? store.write("\(base)/\(path)", Array(value.utf8))
+                try? store.setPermissions("\(base)/\(path)", [XenStorePermission(.none, DomainID.dom0), XenStorePermission(.read, id)])
+            }
+            control.onRelease(domain) { [weak self] in self?.detach(id) }
+            return (storeChannel.guestPort, consoleChannel.guestPort)
+        } catch {
+            detach(id)
+            throw .hypervisor(error)
+        }
+    }
+
+    /// A guest notified one of its channels to Dom0 (runs on its vCPU thread: only note it and wake up).
+    private func signal(_ id: UInt16) {
+        let first = pending.withLock { $0.insert(id).inserted }
+        if first { wake.signal() }
+    }
+
+    /// Waits for a signal (at most a second, so the thread notices when the services are gone) and serves.
+    private func serviceOnce() {
+        guard wake.wait(timeout: .now() + 1) == .success else { return }
+        let ids = pending.withLock { p in defer { p.removeAll() }; return p }
+        for id in ids {
+            guard let d = devices.withLock({ $0[id] }) else { continue }
+            d.lock.withLock { _ in
+                d.store.service()
+                d.console.service()
+            }
+        }
+    }
+
+    /// Disconnects a domain that is going away: its pages are let go before its frames are freed.
+    func detach(_ id: UInt16) {
+        guard let d = devices.withLock({ $0.removeValue(forKey: id) }) else { return }
+        d.lock.withLock { _ in
+            d.console.service()                 // what the guest wrote last still reaches its log
+            d.store.page.unmap()
+            d.console.page.unmap()
+            d.store.channel.close()
+            d.console.channel.close()
+        }
+        store.disconnect(domid: id)
+        store.releaseDomain(id)
+    }
+
+    /// Why a domain's store or console connection was ended, if it was.
+    public func failures(_ id: UInt16) -> (store: String?, console: String?) {
+        guard let d = devices.withLock({ $0[id] }) else { return (nil, nil) }
+        return d.lock.withLock { _ in (d.store.failure, d.console.failure) }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import HyperABI
+import Testing
+@testable import Hypervisor
+import Toolstack
+
+/// Dom0's XenStore and console back-ends over a guest's rings (fake platform: the test plays the guest).
+@Suite struct Dom0ServicesTests {
+    typealias S = StoreRingLayout
+    typealias C = ConsoleRingLayout
+
+    /// A guest connected to Dom0's services, its store ring in page 5 (pfn 9), its console ring in page 6 (pfn 10).
+    func connected() throws -> (TinyGuest, Dom0Services, (store: UInt32, console: UInt32)) {
+        let hv = try makeHypervisor()
+        let services = Dom0Services(control: hv.control)
+        let g = try TinyGuest(hypervisor: hv)
+        let ports = try services.attach(g.domain, storePFN: 9, consolePFN: 10)
+        return (g, services, ports)
+    }
+
+    func send(_ g: TinyGuest, _ port: UInt32) throws {
+        try g.pokeWords(page: 7, [UInt64(port)])
+        #expect(g.call(32, 4, g.va(page: 7)).rax == 0)
+    }
+
+    func word32(_ g: TinyGuest, page: Int, at offset: Int) throws -> UInt32 {
+        let b = try g.peek(page: page, offset: offset, count: 4)
+        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    }
+
+    func setWord32(_ g: TinyGuest, page: Int, at offset: Int, _ v: UInt32) throws {
+        try g.poke(page: page, offset: offset, [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)])
+    }
+
+    func eventually(_ seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end { if try condition() { return true }; usleep(2000) }
+        return try condition()
+    }
+
+    @Test func aReadOverTheStoreRingIsAnswered() throws {
+        let (g, services, ports) = try connected()
+        defer { withExtendedLifetime(services) {} }
+        let request = XenStoreMessage(type: .read, requestID: 7, payload: Array("domid\0".utf8)).encoded()
+        try g.poke(page: 5, offset: S.request, request)
+        try setWord32(g, page: 5, at: S.requestProducer, UInt32(request.count))
+        try send(g, ports.store)
+        #expect(try eventually { try word32(g, page: 5, at: S.responseProducer) > 0 })
+        let produced = Int(try word32(g, page: 5, at: S.responseProducer))
+        let reply = try XenStoreMessage.decode(try g.peek(page: 5, offset: S.response, count: produced))
+        #expect(reply.type == .read && reply.requestID == 7)
+        #expect(String(decoding: reply.payload, as: UTF8.self) == "\(g.domain.id)")
+        #expect(try word32(g, page: 5, at: S.requestConsumer) == UInt32(request.count))
+    }
+
+    @Test func consoleOutputReachesTheLogAndABrokenStoreRingEndsOnlyThatConnection() throws {
+        let (g, services, ports) = try connected()
+        try g.poke(page: 6, offset: C.output, Array("hello ring".utf8))
+        try setWord32(g, page: 6, at: C.outputProducer, 10)
+        try send(g, ports.console)
+        #expect(eventually { g.domain.console.text.contains("hello ring") })
+        #expect(try word32(g, page: 6, at: C.outputConsumer) == 10)
+        // req_prod 5000 bytes ahead of a 1024-byte ring: the store connection ends, with the reason in the ring.
+        try setWord32(g, page: 5, at: S.requestProducer, 5000)
+        try send(g, ports.store)
+        #expect(try eventually { try word32(g, page: 5, at: S.error) == S.errorRingIndex })
+        #expect(services.failures(g.domain.id).store?.contains("5000") == true)
+        // The console goes on.
+        try g.poke(page: 6, offset: C.output + 10, Array(" again".utf8))
+        try setWord32(g, page: 6, at: C.outputProducer, 16)
+        try send(g, ports.console)
+        #expect(eventually { g.domain.console.text.contains("hello ring again") })
+    }
+
+    @Test func theDomainsStoreNodesComeAndGoWithIt() throws {
+        let (g, services, _) = try connected()
+        let id = g.domain.id
+        #expect(try services.store.read("/local/domain/\(id)/name") == Array("tiny".utf8))
+        #expect(try services.store.read("/local/domain/\(id)/store/ring-ref") == Array("1".utf8))
+        g.hypervisor.control.destroy(g.domain)
+        #expect(g.domain.waitUntilFinished(seconds: 5))
+        #expect(throws: XenStoreError.ENOENT) { _ = try services.store.read("/local/domain/\(id)") }
+        #expect(g.hypervisor.orphanedFrames == 0)          // Dom0 let go of the ring pages before the frames went
+    }
+}
