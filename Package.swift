@@ -30,7 +30,7 @@ let package = Package(
         // A minimal C KVM loop: the in-run baseline for `hv bench`.
         .target(name: "CBaseline", dependencies: ["CKVM"]),
         // Domain builder and lifecycle (Dom0's toolstack).
-        .target(name: "Toolstack", dependencies: ["ELFImage", "Hypervisor", "KVM", "HyperABI"]),
+        .target(name: "Toolstack", dependencies: ["ELFImage", "Hypervisor", "KVM", "HyperABI", "CHost", "CBaseline"]),
         // The Dom0 shell and CLI.
         .executableTarget(name: "hv", dependencies: [
             "Toolstack",

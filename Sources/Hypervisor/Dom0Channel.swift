@@ -65,6 +65,25 @@ extension DomainControl {
     }
 }
 
+extension DomainControl {
+    /// Binds Dom0 to a port the guest allocated for it (EVTCHNOP_alloc_unbound with remote domain 0, as
+    /// front-ends do, then tell the back-end through XenStore).
+    public func bindDom0Channel(_ domain: Domain, guestPort: UInt32, handler: @escaping @Sendable () -> Void) throws(HypervisorError) -> Dom0Channel {
+        let dom0Port = hypervisor.nextDom0Port.add(1, ordering: .relaxed).newValue
+        let bound = domain.events.withLock { t -> Bool in
+            guard case .unbound(DomainID.dom0)? = t.binding(guestPort) else { return false }
+            t.ports[Int(guestPort)] = .interdomain(remoteDomain: DomainID.dom0, remotePort: dom0Port)
+            return true
+        }
+        guard bound else {
+            throw HypervisorError(.EINVAL, domain.label, "bind port \(guestPort) to Dom0", "the port is not offered to domain 0")
+        }
+        let channel = Dom0Channel(port: dom0Port, guestPort: guestPort, domain: domain, handler: handler)
+        hypervisor.dom0Ports.withLock { $0[dom0Port] = channel }
+        return channel
+    }
+}
+
 extension Hypervisor {
     /// A guest sent on a port bound to Dom0's `port`: run that channel's handler.
     func signalDom0(_ port: UInt32, from domain: UInt16) {

@@ -16,6 +16,9 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         let domain: Domain
         let store: StoreConnection
         let console: ConsoleBackend
+        var disks: [BlockBackend] = []
+        /// A front-end's xenbus state changed (set from Dom0's watch, taken by the service thread).
+        let handshakeDue = Atomic<Bool>(false)
         /// Held while the service thread works on the domain, and by `detach`.
         let lock = Mutex<Void>(())
         init(domain: Domain, store: StoreConnection, console: ConsoleBackend) {
@@ -30,6 +33,10 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
     public init(control: DomainControl) {
         self.control = control
         self.store = XenStore()
+        defer {
+            // Dom0's own watches (front-end states of block devices): tokens "vbd:<domid>:<devid>".
+            store.connect(domid: DomainID.dom0) { [weak self] event in self?.dom0WatchFired(event) }
+        }
         let thread = Thread { [weak self] in
             while let self, !self.stopped.load(ordering: .acquiring) { self.serviceOnce() }
         }
@@ -43,7 +50,7 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
     }
 
     /// Connects a freshly built domain: grants, event channels, its XenStore directory.
-    public func attach(_ domain: Domain, storePFN: Int, consolePFN: Int) throws(ToolstackError) -> (store: UInt32, console: UInt32) {
+    public func attach(_ domain: Domain, config: DomainConfig, storePFN: Int, consolePFN: Int) throws(ToolstackError) -> (store: UInt32, console: UInt32) {
         let id = domain.id
         do {
             try control.seedGrant(domain, ref: 0, pfn: consolePFN, to: DomainID.dom0)
@@ -69,11 +76,32 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
                 try? store.setPermissions("\(base)/\(path)", [XenStorePermission(.none, DomainID.dom0), XenStorePermission(.read, id)])
             }
             control.onRelease(domain) { [weak self] in self?.detach(id) }
+            let devices = self.devices.withLock { $0[id] }
+            for disk in config.disks {
+                let backend = try BlockBackend(domain: domain, spec: disk, control: control, store: store) { [weak self] in self?.signal(id) }
+                devices?.lock.withLock { _ in devices?.disks.append(backend) }
+            }
             return (storeChannel.guestPort, consoleChannel.guestPort)
-        } catch {
+        } catch let error as ToolstackError {
+            detach(id)
+            throw error
+        } catch let error as HypervisorError {
             detach(id)
             throw .hypervisor(error)
+        } catch {
+            detach(id)
+            throw .invalid(object: domain.label, problem: "\(error)")
         }
+    }
+
+    /// A watch of Dom0's fired: a front-end changed state; its domain's service pass looks at it.
+    private func dom0WatchFired(_ event: XenStoreMessage) {
+        let fields = event.payload.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count >= 2, fields[1].hasPrefix("vbd:") else { return }
+        let parts = fields[1].split(separator: ":")
+        guard parts.count == 3, let id = UInt16(parts[1]), let d = devices.withLock({ $0[id] }) else { return }
+        d.handshakeDue.store(true, ordering: .releasing)
+        signal(id)
     }
 
     /// A guest notified one of its channels to Dom0 (runs on its vCPU thread: only note it and wake up).
@@ -91,6 +119,8 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
             d.lock.withLock { _ in
                 d.store.service()
                 d.console.service()
+                if d.handshakeDue.exchange(false, ordering: .acquiringAndReleasing) { d.disks.forEach { $0.frontendChanged() } }
+                d.disks.forEach { $0.service() }
             }
         }
     }
@@ -104,14 +134,21 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
             d.console.page.unmap()
             d.store.channel.close()
             d.console.channel.close()
+            d.disks.forEach { $0.close() }
         }
         store.disconnect(domid: id)
         store.releaseDomain(id)
     }
 
-    /// Why a domain's store or console connection was ended, if it was.
-    public func failures(_ id: UInt16) -> (store: String?, console: String?) {
-        guard let d = devices.withLock({ $0[id] }) else { return (nil, nil) }
-        return d.lock.withLock { _ in (d.store.failure, d.console.failure) }
+    /// Why a domain's store, console or disk connections were ended, if they were.
+    public func failures(_ id: UInt16) -> (store: String?, console: String?, disks: [String?]) {
+        guard let d = devices.withLock({ $0[id] }) else { return (nil, nil, []) }
+        return d.lock.withLock { _ in (d.store.failure, d.console.failure, d.disks.map(\.failure)) }
+    }
+
+    /// Requests answered and whether each disk of a domain is connected, for tools and tests.
+    public func diskStatus(_ id: UInt16) -> [(disk: DiskSpec, connected: Bool, requests: UInt64)] {
+        guard let d = devices.withLock({ $0[id] }) else { return [] }
+        return d.lock.withLock { _ in d.disks.map { ($0.spec, $0.isConnected, $0.requests) } }
     }
 }

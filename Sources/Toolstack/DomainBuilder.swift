@@ -23,17 +23,19 @@ public struct DomainConfig: Sendable {
     public var cap: Int
     /// vCPUs (1–32): vCPU 0 starts at the kernel's entry, the guest brings up the others (VCPUOP_initialise/up).
     public var vcpus: Int
+    /// Disks, served by Dom0's block back-end over Xen's blkif protocol.
+    public var disks: [DiskSpec] = []
     public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen,
-                maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0, vcpus: Int = 1) {
+                maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0, vcpus: Int = 1, disks: [DiskSpec] = []) {
         self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
-        self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap; self.vcpus = vcpus
+        self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap; self.vcpus = vcpus; self.disks = disks
     }
 }
 
 /// Dom0's services a new domain is connected to (XenStore, the console back-end): given the domain and
 /// its store and console pages, they return the guest ports of their event channels for start_info.
 public protocol DomainServices: Sendable {
-    func attach(_ domain: Domain, storePFN: Int, consolePFN: Int) throws(ToolstackError) -> (store: UInt32, console: UInt32)
+    func attach(_ domain: Domain, config: DomainConfig, storePFN: Int, consolePFN: Int) throws(ToolstackError) -> (store: UInt32, console: UInt32)
 }
 
 /// Xen's x86-64 PV domain builder: loads the kernel, builds the bootstrap page tables, start_info and
@@ -77,7 +79,7 @@ public struct DomainBuilder {
         } catch { throw .hypervisor(error) }
         var ports: (store: UInt32, console: UInt32)? = nil
         if let services {
-            do { ports = try services.attach(domain, storePFN: layout.storePFN, consolePFN: layout.consolePFN) } catch {
+            do { ports = try services.attach(domain, config: config, storePFN: layout.storePFN, consolePFN: layout.consolePFN) } catch {
                 control.destroy(domain)
                 throw error
             }

@@ -15,12 +15,13 @@ struct Bench: ParsableCommand {
         sched: fairness for weights 1:2:4, switch rate and host CPU per switch, wake-up latency with the CPUs oversubscribed 4x.
         idle: host CPU and memory per idle domain at 100 and 1000 domains.
         chan: guest-to-guest channel throughput (64 B, 4 KiB, 64 KiB writes) vs a host pipe; grant copy vs map.
+        blk: sequential disk writes and reads by a guest through blkif vs the host on an image file.
         all: every benchmark.
         """)
 
-    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, sched, idle, chan, all }
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, sched, idle, chan, blk, all }
 
-    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu, sched, idle, chan or all.")
+    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu, sched, idle, chan, blk or all.")
     var name: Name
 
     @Option(help: "The bench guest image.")
@@ -61,6 +62,7 @@ struct Bench: ParsableCommand {
                 figures += try bench.scheduler(spinnerImage: defaultImagePath("spinner"), pingpongImage: defaultImagePath("pingpong"))
             }
             if name == .idle || name == .all { figures += try bench.idle(image: defaultImagePath("idle"), counts: idleCounts) }
+            if name == .blk || name == .all { figures += try bench.block(selftest: defaultImagePath("blk-selftest")) }
             if name == .chan || name == .all {
                 figures += try bench.channel(producer: defaultImagePath("chan-producer"), consumer: defaultImagePath("chan-consumer"))
             }

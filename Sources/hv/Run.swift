@@ -37,6 +37,9 @@ struct Run: ParsableCommand {
     @Option(help: "Cap in percent of one CPU (0 = none): once for all, or once per image, in order.")
     var cap: [Int] = []
 
+    @Option(help: "A disk, as xl writes it: file:/path/to/image,xvda,w (or ,r). With one image: any number of them; with several: one per image in order (\"none\" for an image without).")
+    var disk: [String] = []
+
     @Option(help: "vCPUs of each domain (1–32; the guest brings up all but vCPU 0): once for all, or once per image, in order.")
     var vcpus: [Int] = []
 
@@ -54,6 +57,12 @@ struct Run: ParsableCommand {
             throw ValidationError("give --\(name) once (for every image) or once per image (\(images.count)), not \(values.count) times")
         }
         guard pcpus >= 1 else { throw ValidationError("--pcpus must be at least 1") }
+        if images.count > 1, !disk.isEmpty, disk.count != images.count {
+            throw ValidationError("with several images give --disk once per image (\(images.count), \"none\" for none), not \(disk.count) times")
+        }
+        for spec in disk where spec != "none" {
+            do { _ = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     /// The value of a once-or-per-image option for image `i`.
@@ -68,12 +77,14 @@ struct Run: ParsableCommand {
         for (i, path) in images.enumerated() {
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             let line = perImage(cmdline, i, default: "")
+            let disks = (images.count == 1 ? disk : (disk.isEmpty ? [] : [disk[i]])).filter { $0 != "none" }
             do {
+                let parsed = try disks.map { (s) throws(ToolstackError) in try DiskSpec(parsing: s) }
                 domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: line,
                                                                  privileged: privileged == .emulate ? .emulate : .xen,
                                                                  maxMemoryBytes: maxmem?.bytes,
                                                                  weight: perImage(weight, i, default: 256), cap: perImage(cap, i, default: 0),
-                                                                 vcpus: perImage(vcpus, i, default: 1))))
+                                                                 vcpus: perImage(vcpus, i, default: 1), disks: parsed)))
             } catch {
                 report("hv: cannot create a domain from \(path): \(error)")
                 failed = true

@@ -14,7 +14,7 @@ import Toolstack
         let hv = try makeHypervisor()
         let services = Dom0Services(control: hv.control)
         let g = try TinyGuest(hypervisor: hv)
-        let ports = try services.attach(g.domain, storePFN: 9, consolePFN: 10)
+        let ports = try services.attach(g.domain, config: DomainConfig(name: "tiny", kernel: "-"), storePFN: 9, consolePFN: 10)
         return (g, services, ports)
     }
 

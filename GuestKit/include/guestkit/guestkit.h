@@ -3,8 +3,8 @@
  * shutdown, and the small freestanding libc an image (and Embedded Swift)
  * needs. Also pulls in exceptions (traps.h), event channels (events.h),
  * time (time.h), memory management (mm.h), several vCPUs (smp.h), grant
- * tables (gnttab.h), the interdomain byte stream (chan.h) and the
- * XenStore client (xenbus.h).
+ * tables (gnttab.h), the interdomain byte stream (chan.h), the
+ * XenStore client (xenbus.h) and the block front end (blkfront.h).
  *
  * An image provides `void gk_main(void)`. GuestKit's _start switches to its
  * own 64 KiB stack, records start_info and calls gk_main(); when gk_main
@@ -34,6 +34,7 @@
 #include <guestkit/gnttab.h>
 #include <guestkit/chan.h>
 #include <guestkit/xenbus.h>
+#include <guestkit/blkfront.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,806 @@
+/*
+ * blkfront.c - a blkif front end: the xenbus handshake, a one-page ring,
+ * and a pool of bounce pages granted once at open. See
+ * guestkit/blkfront.h for the model.
+ */
+#include <guestkit/guestkit.h>
+#include <guestkit/blkfront.h>
+
+#define PAGE                GK_PAGE_SIZE
+#define SEG                 GK_BLK_SEGMENTS
+#define SECTORS_PER_PAGE    (PAGE / GK_BLK_SECTOR_SIZE)
+#define NPAGES              (1 + GK_BLK_POOL_PAGES)         /* the ring page, then the pool */
+#define SLICE_NS            GK_NS_PER_SEC                   /* wait this long before asking if the back end is there */
+#define END_GRANT_NS        (5 * GK_NS_PER_SEC)             /* the back end may take a while to unmap */
+#define FAILED_CLOSE_NS     (5 * GK_NS_PER_SEC)             /* an open that failed waits no longer than this */
+
+_Static_assert(NPAGES * PAGE <= GK_BLK_WINDOW, "the ring and its pool fit one window");
+_Static_assert(GK_BLK_SLOTS == __CONST_RING_SIZE(blkif, 4096), "one slot per request in flight");
+_Static_assert(SECTORS_PER_PAGE == 8, "first_sect/last_sect count 512-byte sectors in a 4 KiB page");
+
+/* A request in flight: ring slot i's id is i, and it owns pool pages
+ * 11i .. 11i+10, consecutive in the window. */
+struct slot {
+    uint8_t busy;
+    uint8_t op;
+    uint8_t raw;            /* gk_blk_raw's: keep the response */
+    uint32_t bytes;         /* a read's bytes to copy out */
+    uint8_t *dest;          /* ... and where to */
+};
+
+struct gk_blk {
+    int in_use;
+    int connected;
+    int broken;             /* a timeout or protocol error: every call fails */
+    struct gk_blk_info info;
+    struct gk_blk_stats stats;
+    blkif_front_ring_t ring;
+    unsigned long va;       /* the window: ring page, then the pool */
+    unsigned long pfn[NPAGES];
+    grant_ref_t gref[NPAGES];
+    unsigned int npages;    /* pages allocated (pfn[0..npages)) */
+    unsigned int ngrants;   /* of them granted (gref[0..ngrants)) */
+    int mapped;
+    int port_open;
+    struct slot slot[GK_BLK_SLOTS];
+    unsigned int inflight;
+    unsigned int hint;      /* where to look for a free slot */
+    int op_error;           /* the first failure of the current call */
+    int16_t last_status;
+    uint8_t last_op;
+    struct blkif_response raw_rsp;
+    char token[24];         /* "gk-blk-<devid>" */
+    char state_path[160];   /* "<backend>/state" */
+};
+
+static struct gk_blk devs[GK_BLK_MAX];
+static unsigned long mfns[NPAGES];
+static char event[GK_XS_BUF_SIZE];
+
+static uint8_t *page_va(const struct gk_blk *d, unsigned int slot, unsigned int j)
+{
+    return (uint8_t *)(d->va + PAGE * (1 + slot * SEG + j));
+}
+
+static grant_ref_t page_ref(const struct gk_blk *d, unsigned int slot, unsigned int j)
+{
+    return d->gref[1 + slot * SEG + j];
+}
+
+static int broken(struct gk_blk *d, int err)
+{
+    d->broken = 1;
+    return err;
+}
+
+/* ---- XenStore ---------------------------------------------------------------- */
+
+/* "<dir>/<key>" into buf (-XEN_E2BIG if it does not fit). */
+static int key_path(char *buf, size_t size, const char *dir, const char *key)
+{
+    int n = gk_snprintf(buf, size, "%s/%s", dir, key);
+    return (size_t)n < size ? 0 : -XEN_E2BIG;
+}
+
+static int read_number(const char *dir, const char *key, unsigned long *out)
+{
+    char p[200];
+    int rc = key_path(p, sizeof(p), dir, key);
+    return rc ? rc : gk_xs_read_ulong(GK_XS_TX_NONE, p, out);
+}
+
+/* An optional number: `dflt` when the node is missing or not a number. */
+static unsigned long read_optional(const char *dir, const char *key, unsigned long dflt)
+{
+    unsigned long v;
+    return read_number(dir, key, &v) == 0 ? v : dflt;
+}
+
+/* Wait until the back end's state is in `want` (a mask of 1 << state);
+ * one in `refuse` is -XEN_ECONNREFUSED. Events of the watch (any token,
+ * see the header) only prompt a fresh read. */
+static int wait_backend(struct gk_blk *d, unsigned int want, unsigned int refuse, uint64_t deadline_ns)
+{
+    for (;;) {
+        int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.backend);
+        if (st >= 0 && (want & (1u << st)))
+            return st;
+        if (st >= 0 && (refuse & (1u << st)))
+            return -XEN_ECONNREFUSED;
+        if (st < 0 && st != -XEN_ENOENT)
+            return st;
+        const char *path, *token;
+        int rc = gk_xs_wait_watch(event, sizeof(event), &path, &token, deadline_ns);
+        if (rc)
+            return rc;
+    }
+}
+
+#define STATE(s)    (1u << (s))
+
+/* The toolstack's nodes: where the back end is, and that this is a disk. */
+static int read_frontend(struct gk_blk *d)
+{
+    const char *fe = d->info.frontend;
+    char p[96];
+    int rc = key_path(p, sizeof(p), fe, "backend");
+    if (rc == 0)
+        rc = gk_xs_read(GK_XS_TX_NONE, p, d->info.backend, sizeof(d->info.backend));
+    if (rc == -XEN_ENOENT)
+        return -XEN_ENODEV;
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return -XEN_ENODEV;
+    unsigned long id;
+    rc = read_number(fe, "backend-id", &id);
+    if (rc == -XEN_ENOENT)
+        return -XEN_ENODEV;
+    if (rc)
+        return rc;
+    if (id >= DOMID_FIRST_RESERVED)
+        return -XEN_EINVAL;
+    d->info.backend_id = (domid_t)id;
+
+    /* Linux's blkfront ignores anything but disks (a "cdrom" says so). */
+    char type[16];
+    rc = key_path(p, sizeof(p), fe, "device-type");
+    if (rc == 0)
+        rc = gk_xs_read(GK_XS_TX_NONE, p, type, sizeof(type));
+    if (rc >= 0 && strcmp(type, "disk") != 0)
+        return -XEN_ENODEV;
+    if (rc < 0 && rc != -XEN_ENOENT && rc != -XEN_ENOBUFS)
+        return rc;
+    if (rc == -XEN_ENOBUFS)
+        return -XEN_ENODEV;
+    return key_path(d->state_path, sizeof(d->state_path), d->info.backend, "state");
+}
+
+/* ring-ref, event-channel, protocol and state Initialised, all at once. */
+static int publish(struct gk_blk *d)
+{
+    const char *fe = d->info.frontend;
+    char ring_ref[64], port[64], protocol[64], state[64];
+    int rc = key_path(ring_ref, sizeof(ring_ref), fe, "ring-ref");
+    if (rc == 0)
+        rc = key_path(port, sizeof(port), fe, "event-channel");
+    if (rc == 0)
+        rc = key_path(protocol, sizeof(protocol), fe, "protocol");
+    if (rc == 0)
+        rc = key_path(state, sizeof(state), fe, "state");
+    if (rc)
+        return rc;
+    for (int tries = 0; tries < GK_XENBUS_SWITCH_TRIES; tries++) {
+        uint32_t tx;
+        rc = gk_xs_transaction_start(&tx);
+        if (rc)
+            return rc;
+        char old[16];
+        rc = gk_xs_printf(tx, ring_ref, "%u", d->info.ring_ref);
+        if (rc == 0)
+            rc = gk_xs_printf(tx, port, "%u", d->info.port);
+        if (rc == 0)
+            rc = gk_xs_write(tx, protocol, XEN_IO_PROTO_ABI_X86_64);
+        if (rc == 0)
+            rc = gk_xs_read(tx, state, old, sizeof(old));   /* the device must still exist */
+        if (rc >= 0)
+            rc = gk_xs_printf(tx, state, "%d", (int)XenbusStateInitialised);
+        if (rc < 0) {
+            gk_xs_transaction_end(tx, 1);
+            return rc == -XEN_ENOBUFS ? -XEN_EINVAL : rc;
+        }
+        rc = gk_xs_transaction_end(tx, 0);
+        if (rc != -XEN_EAGAIN)
+            return rc;
+    }
+    return -XEN_EAGAIN;
+}
+
+/* What the back end says about the disk (Connected: final values). */
+static int read_backend(struct gk_blk *d)
+{
+    const char *be = d->info.backend;
+    unsigned long sectors;
+    int rc = read_number(be, "sectors", &sectors);
+    if (rc)
+        return rc;
+    unsigned long ss = read_optional(be, "sector-size", GK_BLK_SECTOR_SIZE);
+    if (ss < GK_BLK_SECTOR_SIZE || ss % GK_BLK_SECTOR_SIZE || ss > PAGE)
+        return -XEN_EINVAL;
+    d->info.sectors = sectors;
+    d->info.sector_size = (unsigned int)ss;
+    d->info.info = (unsigned int)read_optional(be, "info", 0);
+    d->info.readonly = (d->info.info & VDISK_READONLY) != 0;
+    d->info.flush = read_optional(be, "feature-flush-cache", 0) != 0;
+    d->info.barrier = read_optional(be, "feature-barrier", 0) != 0;
+    d->info.discard = read_optional(be, "feature-discard", 0) != 0;
+    d->info.discard_secure = read_optional(be, "discard-secure", 0) != 0;
+    d->info.discard_granularity = (unsigned int)read_optional(be, "discard-granularity", 0);
+    d->info.discard_alignment = (unsigned int)read_optional(be, "discard-alignment", 0);
+    return 0;
+}
+
+/* ---- pages, grants, port ------------------------------------------------------ */
+
+/* The ring page and the pool: allocated, mapped in the window, zeroed
+ * (nothing of ours reaches the back end), granted read-write (a read's
+ * pages must be writable by the back end; writes reuse them). */
+static int setup_pages(struct gk_blk *d)
+{
+    for (; d->npages < NPAGES; d->npages++) {
+        long pfn = gk_alloc_pfn(0);
+        if (pfn < 0)
+            return -XEN_ENOMEM;
+        d->pfn[d->npages] = (unsigned long)pfn;
+        mfns[d->npages] = gk_pfn_to_mfn((unsigned long)pfn);
+    }
+    d->mapped = 1;
+    int rc = gk_map_range(d->va, mfns, NPAGES, GK_PAGE_RW);
+    if (rc)
+        return rc;
+    memset((void *)d->va, 0, NPAGES * PAGE);
+    for (; d->ngrants < NPAGES; d->ngrants++) {
+        int ref = gk_gnttab_grant(d->info.backend_id, mfns[d->ngrants], 0);
+        if (ref < 0)
+            return ref;
+        d->gref[d->ngrants] = (grant_ref_t)ref;
+    }
+    blkif_sring_t *s = (blkif_sring_t *)d->va;
+    SHARED_RING_INIT(s);
+    FRONT_RING_INIT(&d->ring, s, PAGE);
+    if (RING_SIZE(&d->ring) != GK_BLK_SLOTS)
+        return -XEN_EINVAL;
+    d->info.ring_ref = d->gref[0];
+
+    int port = gk_evtchn_alloc_unbound(d->info.backend_id);
+    if (port < 0)
+        return port;
+    d->info.port = (evtchn_port_t)port;
+    d->port_open = 1;
+    return 0;
+}
+
+/* Undo setup_pages: the port, the grants (retried while the back end
+ * still maps a page), the mappings, the pages whose grant ended. */
+static int release_pages(struct gk_blk *d)
+{
+    int rc = 0;
+    if (d->port_open) {
+        gk_evtchn_close(d->info.port);
+        d->port_open = 0;
+    }
+    uint64_t until = gk_now_ns() + END_GRANT_NS;
+    unsigned int left;
+    do {
+        left = 0;
+        for (unsigned int i = 0; i < d->ngrants; i++) {
+            if (d->gref[i] == 0)
+                continue;
+            if (gk_gnttab_end(d->gref[i]) == 0)
+                d->gref[i] = 0;
+            else
+                left++;
+        }
+        if (left)
+            gk_sleep_ns(GK_NS_PER_MS);
+    } while (left && gk_now_ns() < until);
+    if (left)
+        rc = -XEN_EBUSY;
+    if (d->mapped) {
+        gk_unmap_range(d->va, NPAGES);
+        d->mapped = 0;
+    }
+    for (unsigned int i = 0; i < d->npages; i++) {
+        if (i < d->ngrants && d->gref[i])
+            continue;       /* still granted: the back end may use it; never reuse */
+        gk_free_pfn(d->pfn[i]);
+    }
+    d->npages = d->ngrants = 0;
+    return rc;
+}
+
+/* Take the device down. `published`: the back end knows of the ring, so
+ * say Closing and wait for it to let go first. */
+static int disconnect(struct gk_blk *d, int published, uint64_t wait_ns)
+{
+    int rc = 0;
+    if (published) {
+        gk_xs_watch(d->state_path, d->token);
+        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosing);
+        if (rc == 0) {
+            int st = wait_backend(d, STATE(XenbusStateClosing) | STATE(XenbusStateClosed), 0,
+                                  gk_now_ns() + wait_ns);
+            if (st < 0)
+                rc = st;
+        }
+    }
+    int r2 = release_pages(d);
+    if (rc == 0)
+        rc = r2;
+    if (published) {
+        r2 = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosed);
+        if (rc == 0)
+            rc = r2;
+        gk_xs_unwatch(d->state_path, d->token);
+    }
+    d->connected = 0;
+    return rc;
+}
+
+/* ---- enumerating and opening ------------------------------------------------------ */
+
+/* A decimal name that fits 32 bits, or -1. */
+static long parse_devid(const char *s)
+{
+    if (!*s)
+        return -1;
+    unsigned long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 0xffffffffUL / 10)
+            return -1;
+        v = v * 10 + (unsigned long)(*s - '0');
+    }
+    return v <= 0xffffffffUL ? (long)v : -1;
+}
+
+int gk_blk_list(unsigned int *devids, unsigned int max)
+{
+    int n = gk_xs_directory(GK_XS_TX_NONE, "device/vbd", event, sizeof(event));
+    if (n == -XEN_ENOENT)
+        return 0;
+    if (n < 0)
+        return n;
+    /* Keep the `max` smallest, ascending (insertion into the caller's array). */
+    unsigned int count = 0, kept = 0;
+    const char *name = event;
+    for (int i = 0; i < n; i++, name += strlen(name) + 1) {
+        long v = parse_devid(name);
+        if (v < 0)
+            continue;
+        count++;
+        unsigned int pos = kept;
+        while (pos > 0 && devids[pos - 1] > (unsigned long)v)
+            pos--;
+        if (pos >= max)
+            continue;
+        unsigned int last = kept < max ? kept : max - 1;
+        for (unsigned int k = last; k > pos; k--)
+            devids[k] = devids[k - 1];
+        devids[pos] = (unsigned int)v;
+        if (kept < max)
+            kept++;
+    }
+    return (int)count;
+}
+
+int gk_blk_open(unsigned int devid, struct gk_blk **out)
+{
+    if (!out)
+        return -XEN_EINVAL;
+    if (devid == GK_BLK_ANY) {
+        int n = gk_blk_list(&devid, 1);
+        if (n < 0)
+            return n;
+        if (n == 0)
+            return -XEN_ENODEV;
+    }
+    struct gk_blk *d = NULL;
+    for (unsigned int i = 0; i < GK_BLK_MAX; i++) {
+        if (devs[i].in_use && devs[i].info.devid == devid)
+            return -XEN_EBUSY;
+        if (!devs[i].in_use && !d)
+            d = &devs[i];
+    }
+    if (!d)
+        return -XEN_ENOSPC;
+    memset(d, 0, sizeof(*d));
+    d->in_use = 1;
+    d->va = GK_BLK_VA + (unsigned long)(d - devs) * GK_BLK_WINDOW;
+    d->info.devid = devid;
+    gk_snprintf(d->info.frontend, sizeof(d->info.frontend), "device/vbd/%u", devid);
+    gk_snprintf(d->token, sizeof(d->token), "gk-blk-%u", devid);
+
+    int published = 0;
+    int rc = read_frontend(d);
+    if (rc)
+        goto fail;
+
+    /* Ours to start: Initialising, or Closed by an earlier close. */
+    int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.frontend);
+    if (st == -XEN_ENOENT)
+        st = -XEN_ENODEV;
+    if (st < 0) {
+        rc = st;
+        goto fail;
+    }
+    if (st == XenbusStateClosed || st == XenbusStateUnknown) {
+        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateInitialising);
+        if (rc)
+            goto fail;
+    } else if (st != XenbusStateInitialising) {
+        rc = -XEN_EBUSY;
+        goto fail;
+    }
+
+    rc = gk_xs_watch(d->state_path, d->token);
+    if (rc)
+        goto fail;
+    uint64_t deadline = gk_now_ns() + GK_BLK_TIMEOUT_NS;
+    rc = wait_backend(d, STATE(XenbusStateInitWait), 0, deadline);
+    if (rc < 0)
+        goto fail_watch;
+
+    rc = setup_pages(d);
+    if (rc)
+        goto fail_watch;
+    rc = publish(d);
+    if (rc)
+        goto fail_watch;
+    published = 1;
+    rc = wait_backend(d, STATE(XenbusStateConnected), STATE(XenbusStateClosing) | STATE(XenbusStateClosed),
+                      gk_now_ns() + GK_BLK_TIMEOUT_NS);
+    if (rc < 0)
+        goto fail_watch;
+    rc = read_backend(d);
+    if (rc)
+        goto fail_watch;
+    rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateConnected);
+    if (rc)
+        goto fail_watch;
+    gk_xs_unwatch(d->state_path, d->token);
+    d->connected = 1;
+    *out = d;
+    return 0;
+
+fail_watch:
+    gk_xs_unwatch(d->state_path, d->token);
+fail:
+    disconnect(d, published, FAILED_CLOSE_NS);
+    d->in_use = 0;
+    return rc;
+}
+
+const struct gk_blk_info *gk_blk_info(const struct gk_blk *d)
+{
+    return &d->info;
+}
+
+const struct gk_blk_stats *gk_blk_stats(const struct gk_blk *d)
+{
+    return &d->stats;
+}
+
+int gk_blk_last_status(const struct gk_blk *d, uint8_t *operation)
+{
+    if (operation)
+        *operation = d->last_op;
+    return d->last_status;
+}
+
+/* ---- the ring ---------------------------------------------------------------------- */
+
+static int usable(const struct gk_blk *d)
+{
+    if (!d || !d->in_use || !d->connected)
+        return -XEN_EINVAL;
+    return d->broken ? -XEN_EIO : 0;
+}
+
+static unsigned int take_slot(struct gk_blk *d)
+{
+    for (unsigned int k = 0; k < GK_BLK_SLOTS; k++) {
+        unsigned int i = (d->hint + k) % GK_BLK_SLOTS;
+        if (!d->slot[i].busy) {
+            d->hint = (i + 1) % GK_BLK_SLOTS;
+            return i;
+        }
+    }
+    return GK_BLK_SLOTS;        /* not reached: callers check inflight */
+}
+
+/* Put `req` in the next ring slot as request `id` (not yet published). */
+static void put(struct gk_blk *d, unsigned int id, const struct blkif_request *req, uint8_t *dest,
+                uint32_t bytes, int raw)
+{
+    struct blkif_request *r = RING_GET_REQUEST(&d->ring, d->ring.req_prod_pvt);
+    *r = *req;
+    r->id = id;
+    struct slot *s = &d->slot[id];
+    s->busy = 1;
+    s->op = req->operation;
+    s->raw = (uint8_t)raw;
+    s->dest = dest;
+    s->bytes = bytes;
+    d->ring.req_prod_pvt++;
+    d->inflight++;
+    d->stats.requests++;
+}
+
+/* Publish what was put; an event only if the back end asked for one. */
+static void push(struct gk_blk *d)
+{
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&d->ring, notify);
+    if (notify) {
+        gk_evtchn_send(d->info.port);
+        d->stats.notifications++;
+    }
+}
+
+static int status_error(const struct gk_blk *d, uint8_t op, int16_t status)
+{
+    if (status == BLKIF_RSP_EOPNOTSUPP)
+        return -XEN_EOPNOTSUPP;
+    if (d->info.readonly && (op == BLKIF_OP_WRITE || op == BLKIF_OP_WRITE_BARRIER || op == BLKIF_OP_DISCARD))
+        return -XEN_EROFS;
+    return -XEN_EIO;
+}
+
+/* One response: its slot is freed, a read's data copied out. */
+static int finish(struct gk_blk *d, const struct blkif_response *rsp)
+{
+    uint64_t id = rsp->id;
+    if (id >= GK_BLK_SLOTS || !d->slot[id].busy || d->slot[id].op != rsp->operation)
+        return broken(d, -XEN_EIO);     /* names nothing we asked: can't trust the ring */
+    struct slot *s = &d->slot[id];
+    if (rsp->status == BLKIF_RSP_OKAY) {
+        if (s->dest)
+            memcpy(s->dest, page_va(d, (unsigned int)id, 0), s->bytes);   /* the slot's pages are consecutive */
+    } else {
+        d->last_status = rsp->status;
+        d->last_op = rsp->operation;
+        d->stats.errors++;
+        if (!d->op_error && !s->raw)
+            d->op_error = status_error(d, s->op, rsp->status);
+    }
+    if (s->raw)
+        d->raw_rsp = *rsp;
+    s->busy = 0;
+    d->inflight--;
+    return 0;
+}
+
+/* Take every response published so far: how many, or -XEN_EIO. */
+static int reap(struct gk_blk *d)
+{
+    int taken = 0;
+    RING_IDX prod = gk_ring_load(&d->ring.sring->rsp_prod);
+    /* Never more than were asked for. */
+    if ((RING_IDX)(prod - d->ring.rsp_cons) > (RING_IDX)(d->ring.req_prod_pvt - d->ring.rsp_cons))
+        return broken(d, -XEN_EIO);
+    while (d->ring.rsp_cons != prod) {
+        struct blkif_response rsp =
+            *(volatile struct blkif_response *)RING_GET_RESPONSE(&d->ring, d->ring.rsp_cons);
+        d->ring.rsp_cons++;
+        int rc = finish(d, &rsp);
+        if (rc)
+            return rc;
+        taken++;
+    }
+    return taken;
+}
+
+/* Wait until a response is published: poll a little (the back end is
+ * usually at work on another CPU, and a wait costs hypercalls), then ask
+ * for an event (RING_FINAL_CHECK_FOR_RESPONSES) and block in slices. */
+static int wait_responses(struct gk_blk *d)
+{
+    RING_IDX cons = d->ring.rsp_cons;
+    uint64_t until = gk_now_ns() + GK_BLK_SPIN_NS;
+    for (unsigned int i = 0;; i++) {
+        if (gk_ring_load(&d->ring.sring->rsp_prod) != cons)
+            return 0;
+        __builtin_ia32_pause();
+        if ((i & 63) == 63 && gk_now_ns() >= until)
+            break;
+    }
+    uint64_t deadline = gk_now_ns() + GK_BLK_TIMEOUT_NS;
+    for (;;) {
+        int more;
+        RING_FINAL_CHECK_FOR_RESPONSES(&d->ring, more);
+        if (more)
+            return 0;
+        uint64_t now = gk_now_ns();
+        if (now >= deadline)
+            return broken(d, -XEN_ETIMEDOUT);
+        uint64_t slice = now + SLICE_NS < deadline ? now + SLICE_NS : deadline;
+        d->stats.waits++;
+        if (gk_evtchn_wait(d->info.port, slice) == 0)
+            continue;
+        if (gk_ring_load(&d->ring.sring->rsp_prod) != cons)
+            return 0;
+        /* A silent second: is the back end still there? */
+        int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.backend);
+        if (st == XenbusStateClosing || st == XenbusStateClosed || st == -XEN_ENOENT)
+            return broken(d, -XEN_ENOTCONN);
+    }
+}
+
+/* Until nothing is in flight (every response taken). */
+static int drain(struct gk_blk *d)
+{
+    while (d->inflight) {
+        int rc = reap(d);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 && (rc = wait_responses(d)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- transfers ------------------------------------------------------------------------ */
+
+static int check_range(const struct gk_blk *d, uint64_t sector, uint64_t n)
+{
+    if (sector >= d->info.sectors || n > d->info.sectors - sector)
+        return -XEN_EINVAL;
+    uint64_t per = d->info.sector_size / GK_BLK_SECTOR_SIZE;
+    if (per > 1 && ((sector | n) % per) != 0)
+        return -XEN_EINVAL;
+    return 0;
+}
+
+/* READ, WRITE or WRITE_BARRIER of n sectors, in requests of up to 88
+ * sectors, as many in flight as the ring holds. */
+static int transfer(struct gk_blk *d, uint8_t op, uint64_t sector, uint8_t *data, uint64_t n)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (n == 0)
+        return 0;
+    if (!data)
+        return -XEN_EINVAL;
+    rc = check_range(d, sector, n);
+    if (rc)
+        return rc;
+    d->op_error = 0;
+    while ((n && !d->op_error) || d->inflight) {
+        int issued = 0;
+        while (n && !d->op_error && d->inflight < GK_BLK_SLOTS && !RING_FULL(&d->ring)) {
+            unsigned int id = take_slot(d);
+            uint64_t count = n < GK_BLK_REQUEST_SECTORS ? n : GK_BLK_REQUEST_SECTORS;
+            uint32_t bytes = (uint32_t)(count * GK_BLK_SECTOR_SIZE);
+            struct blkif_request req = {
+                .operation = op,
+                .nr_segments = (uint8_t)((count + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE),
+                .handle = (blkif_vdev_t)d->info.devid,
+                .sector_number = sector,
+            };
+            for (unsigned int k = 0; k < req.nr_segments; k++) {
+                uint64_t rest = count - k * SECTORS_PER_PAGE;
+                req.seg[k].gref = page_ref(d, id, k);
+                req.seg[k].first_sect = 0;
+                req.seg[k].last_sect = (uint8_t)((rest < SECTORS_PER_PAGE ? rest : SECTORS_PER_PAGE) - 1);
+            }
+            if (op != BLKIF_OP_READ)
+                memcpy(page_va(d, id, 0), data, bytes);
+            put(d, id, &req, op == BLKIF_OP_READ ? data : NULL, bytes, 0);
+            sector += count;
+            data += bytes;
+            n -= count;
+            issued = 1;
+        }
+        if (issued)
+            push(d);
+        rc = reap(d);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 && d->inflight && (rc = wait_responses(d)) != 0)
+            return rc;
+    }
+    return d->op_error;
+}
+
+int gk_blk_read(struct gk_blk *d, uint64_t sector, void *buf, uint64_t nsectors)
+{
+    return transfer(d, BLKIF_OP_READ, sector, buf, nsectors);
+}
+
+int gk_blk_write(struct gk_blk *d, uint64_t sector, const void *buf, uint64_t nsectors)
+{
+    return transfer(d, BLKIF_OP_WRITE, sector, (uint8_t *)(uintptr_t)buf, nsectors);
+}
+
+int gk_blk_barrier_write(struct gk_blk *d, uint64_t sector, const void *buf, uint64_t nsectors)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (!d->info.barrier)
+        return -XEN_EOPNOTSUPP;
+    return transfer(d, BLKIF_OP_WRITE_BARRIER, sector, (uint8_t *)(uintptr_t)buf, nsectors);
+}
+
+/* One request with no pages; its outcome. */
+static int one(struct gk_blk *d, const struct blkif_request *req)
+{
+    d->op_error = 0;
+    put(d, take_slot(d), req, NULL, 0, 0);
+    push(d);
+    int rc = drain(d);
+    return rc ? rc : d->op_error;
+}
+
+int gk_blk_flush(struct gk_blk *d)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (!d->info.flush)
+        return -XEN_EOPNOTSUPP;
+    struct blkif_request req = {
+        .operation = BLKIF_OP_FLUSH_DISKCACHE,
+        .handle = (blkif_vdev_t)d->info.devid,
+    };
+    return one(d, &req);
+}
+
+int gk_blk_discard(struct gk_blk *d, uint64_t sector, uint64_t nsectors)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (!d->info.discard)
+        return -XEN_EOPNOTSUPP;
+    if (nsectors == 0)
+        return 0;
+    rc = check_range(d, sector, nsectors);
+    if (rc)
+        return rc;
+    /* Built in a whole slot's worth of bytes: put() copies 112. */
+    union {
+        struct blkif_request req;
+        struct blkif_request_discard discard;
+    } u;
+    memset(&u, 0, sizeof(u));
+    u.discard.operation = BLKIF_OP_DISCARD;
+    u.discard.flag = 0;
+    u.discard.handle = (blkif_vdev_t)d->info.devid;
+    u.discard.sector_number = sector;
+    u.discard.nr_sectors = nsectors;
+    return one(d, &u.req);
+}
+
+/* ---- hand-built requests ----------------------------------------------------------------- */
+
+/* Raw requests use slot 0 (nothing is in flight between calls). */
+int gk_blk_raw_page(struct gk_blk *d, unsigned int i, grant_ref_t *gref, void **va)
+{
+    if (!d || !d->in_use || !d->connected || i >= SEG)
+        return -XEN_EINVAL;
+    if (gref)
+        *gref = page_ref(d, 0, i);
+    if (va)
+        *va = page_va(d, 0, i);
+    return 0;
+}
+
+int gk_blk_raw(struct gk_blk *d, struct blkif_request *req, struct blkif_response *rsp)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (!req || !rsp || d->inflight)
+        return -XEN_EINVAL;
+    req->id = 0;
+    put(d, 0, req, NULL, 0, 1);
+    push(d);
+    rc = drain(d);
+    if (rc)
+        return rc;
+    *rsp = d->raw_rsp;
+    return 0;
+}
+
+/* ---- closing ------------------------------------------------------------------------------- */
+
+int gk_blk_close(struct gk_blk *d)
+{
+    if (!d || !d->in_use)
+        return -XEN_EINVAL;
+    int rc = disconnect(d, 1, GK_BLK_TIMEOUT_NS);
+    d->in_use = 0;
+    return rc;
+}
