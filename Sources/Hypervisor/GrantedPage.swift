@@ -44,6 +44,14 @@ public final class GrantedPage: @unchecked Sendable {
         _ = withUnsafeBytes(of: value.littleEndian) { memory.write(mfn: mfn, offset: offset, bytes: $0) }
     }
 
+    /// The address of bytes [offset, offset + count) of the page, for one vectored I/O system call straight
+    /// into or out of guest memory (a back-end's data path). Valid only while this page is held; nil when
+    /// out of range, already given back, or `forWriting` a read-only grant.
+    public func address(at offset: Int, count: Int, forWriting: Bool) -> UnsafeMutableRawPointer? {
+        guard offset >= 0, count >= 0, offset + count <= 4096, isMapped, !(forWriting && readonly) else { return nil }
+        return memory.pointer(mfn: mfn, offset: offset)
+    }
+
     /// A full memory barrier between this side's stores and its next loads (ring.h's mb()).
     public func fullBarrier() { chost_fence_sync() }
 
