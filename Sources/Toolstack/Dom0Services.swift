@@ -17,6 +17,7 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         let store: StoreConnection
         let console: ConsoleBackend
         var disks: [BlockBackend] = []
+        var vifs: [NetworkBackend] = []
         /// A front-end's xenbus state changed (set from Dom0's watch, taken by the service thread).
         let handshakeDue = Atomic<Bool>(false)
         /// Held while the service thread works on the domain, and by `detach`.
@@ -26,6 +27,8 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         }
     }
     private let devices = Mutex<[UInt16: Devices]>([:])
+    /// The software switches, by bridge name (made when a vif first names one).
+    private let switches = Mutex<[String: SoftwareSwitch]>([:])
     private let pending = Mutex<Set<UInt16>>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
@@ -81,10 +84,23 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
                 let backend = try BlockBackend(domain: domain, spec: disk, control: control, store: store) { [weak self] in self?.signal(id) }
                 devices?.lock.withLock { _ in devices?.disks.append(backend) }
             }
+            for vif in config.vifs.prefix(1) {          // one vif (handle 0) per domain for now
+                let bridge = switches.withLock { s in
+                    if let b = s[vif.bridge] { return b }
+                    let b = SoftwareSwitch(name: vif.bridge)
+                    s[vif.bridge] = b
+                    return b
+                }
+                let backend = try NetworkBackend(domain: domain, spec: vif, control: control, store: store, bridge: bridge) { [weak self] in self?.signal(id) }
+                devices?.lock.withLock { _ in devices?.vifs.append(backend) }
+            }
             return (storeChannel.guestPort, consoleChannel.guestPort)
         } catch let error as ToolstackError {
             detach(id)
             throw error
+        } catch let error as XenStoreError {
+            detach(id)
+            throw .invalid(object: domain.label, problem: "XenStore refused a device's nodes: \(error)")
         } catch let error as HypervisorError {
             detach(id)
             throw .hypervisor(error)
@@ -97,7 +113,7 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
     /// A watch of Dom0's fired: a front-end changed state; its domain's service pass looks at it.
     private func dom0WatchFired(_ event: XenStoreMessage) {
         let fields = event.payload.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count >= 2, fields[1].hasPrefix("vbd:") else { return }
+        guard fields.count >= 2, fields[1].hasPrefix("vbd:") || fields[1].hasPrefix("vif:") else { return }
         let parts = fields[1].split(separator: ":")
         guard parts.count == 3, let id = UInt16(parts[1]), let d = devices.withLock({ $0[id] }) else { return }
         d.handshakeDue.store(true, ordering: .releasing)
@@ -119,8 +135,12 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
             d.lock.withLock { _ in
                 d.store.service()
                 d.console.service()
-                if d.handshakeDue.exchange(false, ordering: .acquiringAndReleasing) { d.disks.forEach { $0.frontendChanged() } }
+                if d.handshakeDue.exchange(false, ordering: .acquiringAndReleasing) {
+                    d.disks.forEach { $0.frontendChanged() }
+                    d.vifs.forEach { $0.frontendChanged() }
+                }
                 d.disks.forEach { $0.service() }
+                d.vifs.forEach { $0.service() }
             }
         }
     }
@@ -135,6 +155,7 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
             d.store.channel.close()
             d.console.channel.close()
             d.disks.forEach { $0.close() }
+            d.vifs.forEach { $0.close() }
         }
         store.disconnect(domid: id)
         store.releaseDomain(id)
@@ -144,6 +165,15 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
     public func failures(_ id: UInt16) -> (store: String?, console: String?, disks: [String?]) {
         guard let d = devices.withLock({ $0[id] }) else { return (nil, nil, []) }
         return d.lock.withLock { _ in (d.store.failure, d.console.failure, d.disks.map(\.failure)) }
+    }
+
+    /// Each vif of a domain: connected, frames sent and received, frames dropped.
+    public func vifStatus(_ id: UInt16) -> [(vif: VifSpec, connected: Bool, transmitted: UInt64, received: UInt64, dropped: UInt64)] {
+        guard let d = devices.withLock({ $0[id] }) else { return [] }
+        return d.lock.withLock { _ in
+            d.vifs.map { ($0.spec, $0.isConnected, $0.transmitted.load(ordering: .relaxed), $0.received.load(ordering: .relaxed),
+                          $0.dropped.load(ordering: .relaxed)) }
+        }
     }
 
     /// Requests answered and whether each disk of a domain is connected, for tools and tests.

@@ -25,10 +25,13 @@ public struct DomainConfig: Sendable {
     public var vcpus: Int
     /// Disks, served by Dom0's block back-end over Xen's blkif protocol.
     public var disks: [DiskSpec] = []
+    /// Network interfaces (one for now), joined to Dom0's software switch of their bridge.
+    public var vifs: [VifSpec] = []
     public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen,
-                maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0, vcpus: Int = 1, disks: [DiskSpec] = []) {
+                maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0, vcpus: Int = 1, disks: [DiskSpec] = [],
+                vifs: [VifSpec] = []) {
         self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
-        self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap; self.vcpus = vcpus; self.disks = disks
+        self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap; self.vcpus = vcpus; self.disks = disks; self.vifs = vifs
     }
 }
 

@@ -40,6 +40,9 @@ struct Run: ParsableCommand {
     @Option(help: "A disk, as xl writes it: file:/path/to/image,xvda,w (or ,r). With one image: any number of them; with several: one per image in order (\"none\" for an image without).")
     var disk: [String] = []
 
+    @Option(help: "A network interface, as xl writes it: mac=00:16:3e:00:00:01,bridge=sw0 (vifs on one bridge share a software switch). Once per image, in order (\"none\" for an image without); with one image, once.")
+    var vif: [String] = []
+
     @Option(help: "vCPUs of each domain (1–32; the guest brings up all but vCPU 0): once for all, or once per image, in order.")
     var vcpus: [Int] = []
 
@@ -59,6 +62,12 @@ struct Run: ParsableCommand {
         guard pcpus >= 1 else { throw ValidationError("--pcpus must be at least 1") }
         if images.count > 1, !disk.isEmpty, disk.count != images.count {
             throw ValidationError("with several images give --disk once per image (\(images.count), \"none\" for none), not \(disk.count) times")
+        }
+        if !vif.isEmpty, vif.count != images.count {
+            throw ValidationError("give --vif once per image (\(images.count), \"none\" for none), not \(vif.count) times")
+        }
+        for spec in vif where spec != "none" {
+            do { _ = try VifSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
         }
         for spec in disk where spec != "none" {
             do { _ = try DiskSpec(parsing: spec) } catch { throw ValidationError("\(error)") }
@@ -80,11 +89,15 @@ struct Run: ParsableCommand {
             let disks = (images.count == 1 ? disk : (disk.isEmpty ? [] : [disk[i]])).filter { $0 != "none" }
             do {
                 let parsed = try disks.map { (s) throws(ToolstackError) in try DiskSpec(parsing: s) }
+                let vifs = try (vif.isEmpty || vif[i] == "none" ? [] : [vif[i]]).map { (s) throws(ToolstackError) in
+                    try VifSpec(parsing: s, defaultSuffix: UInt32(i + 1))
+                }
                 domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: line,
                                                                  privileged: privileged == .emulate ? .emulate : .xen,
                                                                  maxMemoryBytes: maxmem?.bytes,
                                                                  weight: perImage(weight, i, default: 256), cap: perImage(cap, i, default: 0),
-                                                                 vcpus: perImage(vcpus, i, default: 1), disks: parsed)))
+                                                                 vcpus: perImage(vcpus, i, default: 1), disks: parsed,
+                                                                 vifs: vifs)))
             } catch {
                 report("hv: cannot create a domain from \(path): \(error)")
                 failed = true

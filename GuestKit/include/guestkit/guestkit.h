@@ -4,7 +4,8 @@
  * needs. Also pulls in exceptions (traps.h), event channels (events.h),
  * time (time.h), memory management (mm.h), several vCPUs (smp.h), grant
  * tables (gnttab.h), the interdomain byte stream (chan.h), the
- * XenStore client (xenbus.h) and the block front end (blkfront.h).
+ * XenStore client (xenbus.h), the block front end (blkfront.h), the
+ * network front end (netfront.h) and the small IPv4 stack on it (net.h).
  *
  * An image provides `void gk_main(void)`. GuestKit's _start switches to its
  * own 64 KiB stack, records start_info and calls gk_main(); when gk_main
@@ -35,6 +36,8 @@
 #include <guestkit/chan.h>
 #include <guestkit/xenbus.h>
 #include <guestkit/blkfront.h>
+#include <guestkit/netfront.h>
+#include <guestkit/net.h>
 
 #ifdef __cplusplus
 extern "C" {

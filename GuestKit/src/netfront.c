@@ -1,0 +1,716 @@
+/*
+ * netfront.c - a netif front end: the xenbus handshake, a tx and an rx
+ * ring of one page each, and a transmit and a receive page per slot,
+ * granted once at open. See guestkit/netfront.h for the model.
+ */
+#include <guestkit/guestkit.h>
+#include <guestkit/netfront.h>
+
+#define PAGE                GK_PAGE_SIZE
+/* The window: tx ring, rx ring, the transmit pages, the receive pages. */
+#define TX_RING             0u
+#define RX_RING             1u
+#define TX_BUF0             2u
+#define RX_BUF0             (TX_BUF0 + GK_NET_TX_BUFS)
+#define NPAGES              (RX_BUF0 + GK_NET_RX_BUFS)
+#define SLICE_NS            GK_NS_PER_SEC                   /* wait this long before asking if the back end is there */
+#define END_GRANT_NS        (5 * GK_NS_PER_SEC)             /* the back end may take a while to unmap */
+#define FAILED_CLOSE_NS     (5 * GK_NS_PER_SEC)             /* an open that failed waits no longer than this */
+#define CLOSE_DRAIN_NS      GK_NS_PER_SEC                   /* frames still going out when closing */
+#define STATE(s)            (1u << (s))
+
+_Static_assert(NPAGES * PAGE <= GK_NET_WINDOW, "the rings and the pages fit the window");
+_Static_assert(GK_NET_TX_BUFS == __CONST_RING_SIZE(netif_tx, 4096), "one transmit page per tx slot");
+_Static_assert(GK_NET_RX_BUFS == __CONST_RING_SIZE(netif_rx, 4096), "one receive page per rx slot");
+_Static_assert(GK_NET_FRAME_MAX <= PAGE, "a frame fits one page");
+
+struct gk_net {
+    int in_use;
+    int connected;
+    int broken;                 /* a timeout or protocol error: every call fails */
+    struct gk_net_info info;
+    struct gk_net_stats stats;
+    netif_tx_front_ring_t tx;
+    netif_rx_front_ring_t rx;
+    unsigned long pfn[NPAGES];
+    grant_ref_t gref[NPAGES];
+    unsigned int npages;        /* pages allocated (pfn[0..npages)) */
+    unsigned int ngrants;       /* of them granted (gref[0..ngrants)) */
+    int mapped;
+    int port_open;
+    /* Transmit page i is tx id i: free ones are stacked, busy ones marked,
+     * so a response naming a page not in flight is caught. */
+    uint16_t tx_free[GK_NET_TX_BUFS];
+    unsigned int tx_nfree;
+    uint8_t tx_busy[GK_NET_TX_BUFS];
+    /* Receive page i is rx id i: posted ones are marked. */
+    uint8_t rx_posted[GK_NET_RX_BUFS];
+    char token[24];             /* "gk-net-<handle>" */
+    char state_path[160];       /* "<backend>/state" */
+};
+
+static struct gk_net vif;
+static unsigned long mfns[NPAGES];
+static char event[GK_XS_BUF_SIZE];
+
+static uint8_t *page_va(unsigned int i)
+{
+    return (uint8_t *)(GK_NET_VA + PAGE * i);
+}
+
+static int broken(struct gk_net *d, int err)
+{
+    d->broken = 1;
+    return err;
+}
+
+static int usable(const struct gk_net *d)
+{
+    if (!d || !d->in_use || !d->connected)
+        return -XEN_EINVAL;
+    return d->broken ? -XEN_EIO : 0;
+}
+
+/* ---- XenStore ---------------------------------------------------------------- */
+
+/* "<dir>/<key>" into buf (-XEN_E2BIG if it does not fit). */
+static int key_path(char *buf, size_t size, const char *dir, const char *key)
+{
+    int n = gk_snprintf(buf, size, "%s/%s", dir, key);
+    return (size_t)n < size ? 0 : -XEN_E2BIG;
+}
+
+static int read_number(const char *dir, const char *key, unsigned long *out)
+{
+    char p[200];
+    int rc = key_path(p, sizeof(p), dir, key);
+    return rc ? rc : gk_xs_read_ulong(GK_XS_TX_NONE, p, out);
+}
+
+/* A value of 0-15 for a hex digit, else -1. */
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* "xx:xx:xx:xx:xx:xx", nothing more. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    for (int i = 0; i < 6; i++) {
+        int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
+        if (lo < 0 || s[2] != (i == 5 ? '\0' : ':'))
+            return -XEN_EINVAL;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+        s += 3;
+    }
+    return 0;
+}
+
+/* Wait until the back end's state is in `want` (a mask of 1 << state);
+ * one in `refuse` is -XEN_ECONNREFUSED. Watch events (any token) only
+ * prompt a fresh read. */
+static int wait_backend(struct gk_net *d, unsigned int want, unsigned int refuse, uint64_t deadline_ns)
+{
+    for (;;) {
+        int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.backend);
+        if (st >= 0 && (want & (1u << st)))
+            return st;
+        if (st >= 0 && (refuse & (1u << st)))
+            return -XEN_ECONNREFUSED;
+        if (st < 0 && st != -XEN_ENOENT)
+            return st;
+        const char *path, *token;
+        int rc = gk_xs_wait_watch(event, sizeof(event), &path, &token, deadline_ns);
+        if (rc)
+            return rc;
+    }
+}
+
+/* A decimal name that fits 32 bits, or -1. */
+static long parse_handle(const char *s)
+{
+    if (!*s)
+        return -1;
+    unsigned long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 0xffffffffUL / 10)
+            return -1;
+        v = v * 10 + (unsigned long)(*s - '0');
+    }
+    return v <= 0xffffffffUL ? (long)v : -1;
+}
+
+/* The lowest-numbered vif the toolstack announced. */
+static int first_vif(unsigned int *handle)
+{
+    int n = gk_xs_directory(GK_XS_TX_NONE, "device/vif", event, sizeof(event));
+    if (n == -XEN_ENOENT)
+        return -XEN_ENODEV;
+    if (n < 0)
+        return n;
+    long best = -1;
+    const char *name = event;
+    for (int i = 0; i < n; i++, name += strlen(name) + 1) {
+        long v = parse_handle(name);
+        if (v >= 0 && (best < 0 || v < best))
+            best = v;
+    }
+    if (best < 0)
+        return -XEN_ENODEV;
+    *handle = (unsigned int)best;
+    return 0;
+}
+
+/* The toolstack's nodes: where the back end is, and our MAC. */
+static int read_frontend(struct gk_net *d)
+{
+    const char *fe = d->info.frontend;
+    char p[96];
+    int rc = key_path(p, sizeof(p), fe, "backend");
+    if (rc == 0)
+        rc = gk_xs_read(GK_XS_TX_NONE, p, d->info.backend, sizeof(d->info.backend));
+    if (rc == -XEN_ENOENT || rc == 0)
+        return -XEN_ENODEV;
+    if (rc < 0)
+        return rc;
+    unsigned long id;
+    rc = read_number(fe, "backend-id", &id);
+    if (rc == -XEN_ENOENT)
+        return -XEN_ENODEV;
+    if (rc)
+        return rc;
+    if (id >= DOMID_FIRST_RESERVED)
+        return -XEN_EINVAL;
+    d->info.backend_id = (domid_t)id;
+
+    char mac[32];
+    rc = key_path(p, sizeof(p), fe, "mac");
+    if (rc == 0)
+        rc = gk_xs_read(GK_XS_TX_NONE, p, mac, sizeof(mac));
+    if (rc == -XEN_ENOBUFS)
+        return -XEN_EINVAL;
+    if (rc < 0)
+        return rc;
+    rc = parse_mac(mac, d->info.mac);
+    if (rc)
+        return rc;
+    return key_path(d->state_path, sizeof(d->state_path), d->info.backend, "state");
+}
+
+/* The ring refs, the port and the two requests, all at once. */
+static int publish(struct gk_net *d)
+{
+    const char *fe = d->info.frontend;
+    char tx_ref[64], rx_ref[64], port[64], copy[64], notify[64], state[64];
+    int rc = key_path(tx_ref, sizeof(tx_ref), fe, "tx-ring-ref");
+    if (rc == 0)
+        rc = key_path(rx_ref, sizeof(rx_ref), fe, "rx-ring-ref");
+    if (rc == 0)
+        rc = key_path(port, sizeof(port), fe, "event-channel");
+    if (rc == 0)
+        rc = key_path(copy, sizeof(copy), fe, "request-rx-copy");
+    if (rc == 0)
+        rc = key_path(notify, sizeof(notify), fe, "feature-rx-notify");
+    if (rc == 0)
+        rc = key_path(state, sizeof(state), fe, "state");
+    if (rc)
+        return rc;
+    for (int tries = 0; tries < GK_XENBUS_SWITCH_TRIES; tries++) {
+        uint32_t tx;
+        rc = gk_xs_transaction_start(&tx);
+        if (rc)
+            return rc;
+        char old[16];
+        rc = gk_xs_printf(tx, tx_ref, "%u", d->info.tx_ring_ref);
+        if (rc == 0)
+            rc = gk_xs_printf(tx, rx_ref, "%u", d->info.rx_ring_ref);
+        if (rc == 0)
+            rc = gk_xs_printf(tx, port, "%u", d->info.port);
+        if (rc == 0)
+            rc = gk_xs_write(tx, copy, "1");
+        if (rc == 0)
+            rc = gk_xs_write(tx, notify, "1");
+        if (rc == 0)
+            rc = gk_xs_read(tx, state, old, sizeof(old));   /* the device must still exist */
+        if (rc < 0) {
+            gk_xs_transaction_end(tx, 1);
+            return rc == -XEN_ENOBUFS ? -XEN_EINVAL : rc;
+        }
+        rc = gk_xs_transaction_end(tx, 0);
+        if (rc != -XEN_EAGAIN)
+            return rc;
+    }
+    return -XEN_EAGAIN;
+}
+
+/* ---- pages, grants, port ------------------------------------------------------ */
+
+/* Put receive page `id` on the rx ring (not yet published). A slot is
+ * always free: at most 256 pages are posted and one was just taken. */
+static void post_rx(struct gk_net *d, uint16_t id)
+{
+    struct netif_rx_request *r = RING_GET_REQUEST(&d->rx, d->rx.req_prod_pvt);
+    r->id = id;
+    r->pad = 0;
+    r->gref = d->gref[RX_BUF0 + id];
+    d->rx.req_prod_pvt++;
+    d->rx_posted[id] = 1;
+}
+
+/* Both rings and every buffer page: allocated, mapped in the window,
+ * zeroed (nothing of ours reaches the back end), granted, the rings
+ * initialised, every receive page posted; then the port. */
+static int setup_pages(struct gk_net *d)
+{
+    for (; d->npages < NPAGES; d->npages++) {
+        long pfn = gk_alloc_pfn(0);
+        if (pfn < 0)
+            return -XEN_ENOMEM;
+        d->pfn[d->npages] = (unsigned long)pfn;
+        mfns[d->npages] = gk_pfn_to_mfn((unsigned long)pfn);
+    }
+    d->mapped = 1;
+    int rc = gk_map_range(GK_NET_VA, mfns, NPAGES, GK_PAGE_RW);
+    if (rc)
+        return rc;
+    memset(page_va(0), 0, NPAGES * PAGE);
+    for (; d->ngrants < NPAGES; d->ngrants++) {
+        unsigned int i = d->ngrants;
+        int readonly = i >= TX_BUF0 && i < RX_BUF0;     /* the back end only reads what we send */
+        int ref = gk_gnttab_grant(d->info.backend_id, mfns[i], readonly);
+        if (ref < 0)
+            return ref;
+        d->gref[i] = (grant_ref_t)ref;
+    }
+
+    netif_tx_sring_t *txs = (netif_tx_sring_t *)page_va(TX_RING);
+    netif_rx_sring_t *rxs = (netif_rx_sring_t *)page_va(RX_RING);
+    SHARED_RING_INIT(txs);
+    FRONT_RING_INIT(&d->tx, txs, PAGE);
+    SHARED_RING_INIT(rxs);
+    FRONT_RING_INIT(&d->rx, rxs, PAGE);
+    if (RING_SIZE(&d->tx) != GK_NET_TX_BUFS || RING_SIZE(&d->rx) != GK_NET_RX_BUFS)
+        return -XEN_EINVAL;
+    d->info.tx_ring_ref = d->gref[TX_RING];
+    d->info.rx_ring_ref = d->gref[RX_RING];
+
+    /* Free transmit pages popped lowest first. */
+    for (unsigned int i = 0; i < GK_NET_TX_BUFS; i++)
+        d->tx_free[i] = (uint16_t)(GK_NET_TX_BUFS - 1 - i);
+    d->tx_nfree = GK_NET_TX_BUFS;
+    /* The back end finds the rx ring full when it connects: no frame that
+     * arrives after that is dropped for want of a page. */
+    for (unsigned int i = 0; i < GK_NET_RX_BUFS; i++)
+        post_rx(d, (uint16_t)i);
+    RING_PUSH_REQUESTS(&d->rx);
+
+    int port = gk_evtchn_alloc_unbound(d->info.backend_id);
+    if (port < 0)
+        return port;
+    d->info.port = (evtchn_port_t)port;
+    d->port_open = 1;
+    return 0;
+}
+
+/* Undo setup_pages: the port, the grants (retried while the back end
+ * still maps a page), the mappings, the pages whose grant ended. */
+static int release_pages(struct gk_net *d)
+{
+    int rc = 0;
+    if (d->port_open) {
+        gk_evtchn_close(d->info.port);
+        d->port_open = 0;
+    }
+    uint64_t until = gk_now_ns() + END_GRANT_NS;
+    unsigned int left;
+    do {
+        left = 0;
+        for (unsigned int i = 0; i < d->ngrants; i++) {
+            if (d->gref[i] == 0)
+                continue;
+            if (gk_gnttab_end(d->gref[i]) == 0)
+                d->gref[i] = 0;
+            else
+                left++;
+        }
+        if (left)
+            gk_sleep_ns(GK_NS_PER_MS);
+    } while (left && gk_now_ns() < until);
+    if (left)
+        rc = -XEN_EBUSY;
+    if (d->mapped) {
+        gk_unmap_range(GK_NET_VA, NPAGES);
+        d->mapped = 0;
+    }
+    for (unsigned int i = 0; i < d->npages; i++) {
+        if (i < d->ngrants && d->gref[i])
+            continue;       /* still granted: the back end may use it; never reuse */
+        gk_free_pfn(d->pfn[i]);
+    }
+    d->npages = d->ngrants = 0;
+    return rc;
+}
+
+/* Take the vif down. `published`: the back end knows of the rings, so
+ * say Closing and wait for it to let go first. */
+static int disconnect(struct gk_net *d, int published, uint64_t wait_ns)
+{
+    int rc = 0;
+    if (published) {
+        gk_xs_watch(d->state_path, d->token);
+        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosing);
+        if (rc == 0) {
+            int st = wait_backend(d, STATE(XenbusStateClosing) | STATE(XenbusStateClosed), 0,
+                                  gk_now_ns() + wait_ns);
+            if (st < 0)
+                rc = st;
+        }
+    }
+    int r2 = release_pages(d);
+    if (rc == 0)
+        rc = r2;
+    if (published) {
+        r2 = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosed);
+        if (rc == 0)
+            rc = r2;
+        gk_xs_unwatch(d->state_path, d->token);
+    }
+    d->connected = 0;
+    return rc;
+}
+
+/* ---- opening -------------------------------------------------------------------- */
+
+int gk_net_open(struct gk_net **out)
+{
+    if (!out)
+        return -XEN_EINVAL;
+    if (vif.in_use)
+        return -XEN_EBUSY;
+    struct gk_net *d = &vif;
+    memset(d, 0, sizeof(*d));
+    d->in_use = 1;
+
+    int published = 0;
+    unsigned int handle = 0;
+    int rc = first_vif(&handle);
+    if (rc)
+        goto fail;
+    d->info.handle = handle;
+    gk_snprintf(d->info.frontend, sizeof(d->info.frontend), "device/vif/%u", handle);
+    gk_snprintf(d->token, sizeof(d->token), "gk-net-%u", handle);
+    rc = read_frontend(d);
+    if (rc)
+        goto fail;
+
+    /* Ours to start: Initialising, or Closed by an earlier close. */
+    int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.frontend);
+    if (st == -XEN_ENOENT)
+        st = -XEN_ENODEV;
+    if (st < 0) {
+        rc = st;
+        goto fail;
+    }
+    if (st == XenbusStateClosed || st == XenbusStateUnknown) {
+        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateInitialising);
+        if (rc)
+            goto fail;
+    } else if (st != XenbusStateInitialising) {
+        rc = -XEN_EBUSY;
+        goto fail;
+    }
+
+    rc = gk_xs_watch(d->state_path, d->token);
+    if (rc)
+        goto fail;
+    rc = wait_backend(d, STATE(XenbusStateInitWait), 0, gk_now_ns() + GK_NET_TIMEOUT_NS);
+    if (rc < 0)
+        goto fail_watch;
+    /* Linux's rule: a back end that cannot copy into our pages is no use. */
+    unsigned long rx_copy = 0;
+    rc = read_number(d->info.backend, "feature-rx-copy", &rx_copy);
+    if (rc == -XEN_ENOENT || rc == -XEN_EINVAL || (rc == 0 && rx_copy == 0))
+        rc = -XEN_ENODEV;
+    if (rc)
+        goto fail_watch;
+
+    rc = setup_pages(d);
+    if (rc)
+        goto fail_watch;
+    rc = publish(d);
+    if (rc)
+        goto fail_watch;
+    published = 1;
+    rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateConnected);
+    if (rc)
+        goto fail_watch;
+    rc = wait_backend(d, STATE(XenbusStateConnected), STATE(XenbusStateClosing) | STATE(XenbusStateClosed),
+                      gk_now_ns() + GK_NET_TIMEOUT_NS);
+    if (rc < 0)
+        goto fail_watch;
+    gk_xs_unwatch(d->state_path, d->token);
+    d->connected = 1;
+    /* The rx ring was filled before the back end listened: tell it now. */
+    gk_evtchn_send(d->info.port);
+    d->stats.notifications++;
+    *out = d;
+    return 0;
+
+fail_watch:
+    gk_xs_unwatch(d->state_path, d->token);
+fail:
+    disconnect(d, published, FAILED_CLOSE_NS);
+    d->in_use = 0;
+    return rc;
+}
+
+const struct gk_net_info *gk_net_info(const struct gk_net *d)
+{
+    return &d->info;
+}
+
+const uint8_t *gk_net_mac(const struct gk_net *d)
+{
+    return d->info.mac;
+}
+
+const struct gk_net_stats *gk_net_stats(const struct gk_net *d)
+{
+    return &d->stats;
+}
+
+/* ---- the rings ------------------------------------------------------------------ */
+
+static void notify(struct gk_net *d)
+{
+    gk_evtchn_send(d->info.port);
+    d->stats.notifications++;
+}
+
+static void push_tx(struct gk_net *d)
+{
+    int n;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&d->tx, n);
+    if (n)
+        notify(d);
+}
+
+static void push_rx(struct gk_net *d)
+{
+    int n;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&d->rx, n);
+    if (n)
+        notify(d);
+}
+
+/* Whether responses wait on the tx (rx = 0) or rx ring. */
+static int pending(const struct gk_net *d, int rx)
+{
+    if (rx)
+        return gk_ring_load(&d->rx.sring->rsp_prod) != d->rx.rsp_cons;
+    return gk_ring_load(&d->tx.sring->rsp_prod) != d->tx.rsp_cons;
+}
+
+/* Wait until the ring has a response to take, or system time deadline_ns
+ * (0: none): poll a little (the back end is usually at work on another
+ * CPU, and a wait costs hypercalls), then ask for an event
+ * (RING_FINAL_CHECK_FOR_RESPONSES) and block in slices. One port serves
+ * both rings, so a wake-up may be for the other: look again. */
+static int wait_ring(struct gk_net *d, int rx, uint64_t deadline_ns)
+{
+    uint64_t until = gk_now_ns() + GK_NET_SPIN_NS;
+    if (deadline_ns && deadline_ns < until)
+        until = deadline_ns;
+    for (unsigned int i = 0;; i++) {
+        if (pending(d, rx))
+            return 0;
+        __builtin_ia32_pause();
+        if ((i & 63) == 63 && gk_now_ns() >= until)
+            break;
+    }
+    for (;;) {
+        int more;
+        if (rx)
+            RING_FINAL_CHECK_FOR_RESPONSES(&d->rx, more);
+        else
+            RING_FINAL_CHECK_FOR_RESPONSES(&d->tx, more);
+        if (more)
+            return 0;
+        uint64_t now = gk_now_ns();
+        if (deadline_ns && now >= deadline_ns)
+            return -XEN_ETIMEDOUT;
+        uint64_t slice = now + SLICE_NS;
+        int full = 1;
+        if (deadline_ns && deadline_ns < slice) {
+            slice = deadline_ns;
+            full = 0;
+        }
+        d->stats.waits++;
+        if (gk_evtchn_wait(d->info.port, slice) == 0 || pending(d, rx))
+            continue;
+        if (!full)
+            return -XEN_ETIMEDOUT;
+        /* A silent second: is the back end still there? */
+        int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.backend);
+        if (st == XenbusStateClosing || st == XenbusStateClosed || st == -XEN_ENOENT)
+            return broken(d, -XEN_ENOTCONN);
+    }
+}
+
+/* Take every tx response published so far: its page is free again. */
+static int reap_tx(struct gk_net *d)
+{
+    RING_IDX prod = gk_ring_load(&d->tx.sring->rsp_prod);
+    /* Never more than were asked for. */
+    if ((RING_IDX)(prod - d->tx.rsp_cons) > (RING_IDX)(d->tx.req_prod_pvt - d->tx.rsp_cons))
+        return broken(d, -XEN_EIO);
+    while (d->tx.rsp_cons != prod) {
+        struct netif_tx_response rsp =
+            *(volatile struct netif_tx_response *)RING_GET_RESPONSE(&d->tx, d->tx.rsp_cons);
+        d->tx.rsp_cons++;
+        if (rsp.id >= GK_NET_TX_BUFS || !d->tx_busy[rsp.id])
+            return broken(d, -XEN_EIO);     /* names nothing we sent: can't trust the ring */
+        if (rsp.status == NETIF_RSP_DROPPED)
+            d->stats.tx_dropped++;
+        else if (rsp.status != NETIF_RSP_OKAY)
+            d->stats.tx_errors++;
+        d->tx_busy[rsp.id] = 0;
+        d->tx_free[d->tx_nfree++] = rsp.id;
+    }
+    return 0;
+}
+
+int gk_net_send(struct gk_net *d, const void *frame, size_t len)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (!frame || len < GK_NET_FRAME_MIN || len > GK_NET_FRAME_MAX)
+        return -XEN_EINVAL;
+    rc = reap_tx(d);
+    if (rc)
+        return rc;
+    if (d->tx_nfree == 0) {
+        d->stats.tx_full++;
+        uint64_t deadline = gk_now_ns() + GK_NET_TIMEOUT_NS;
+        while (d->tx_nfree == 0) {
+            rc = wait_ring(d, 0, deadline);
+            if (rc == -XEN_ETIMEDOUT)
+                return broken(d, rc);
+            if (rc == 0)
+                rc = reap_tx(d);
+            if (rc)
+                return rc;
+        }
+    }
+    /* Every free page is a free slot too: in flight = pages busy. */
+    uint16_t id = d->tx_free[--d->tx_nfree];
+    d->tx_busy[id] = 1;
+    memcpy(page_va(TX_BUF0 + id), frame, len);
+    struct netif_tx_request *r = RING_GET_REQUEST(&d->tx, d->tx.req_prod_pvt);
+    r->gref = d->gref[TX_BUF0 + id];
+    r->offset = 0;
+    r->flags = 0;
+    r->id = id;
+    r->size = (uint16_t)len;
+    d->tx.req_prod_pvt++;
+    d->stats.tx_frames++;
+    d->stats.tx_bytes += len;
+    push_tx(d);
+    return 0;
+}
+
+int gk_net_flush(struct gk_net *d, uint64_t deadline_ns)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (!deadline_ns)
+        deadline_ns = gk_now_ns() + GK_NET_TIMEOUT_NS;
+    for (;;) {
+        rc = reap_tx(d);
+        if (rc || d->tx_nfree == GK_NET_TX_BUFS)
+            return rc;
+        rc = wait_ring(d, 0, deadline_ns);
+        if (rc)
+            return rc;
+    }
+}
+
+/* The next good frame among the rx responses published so far, copied
+ * into buf: its length, 0 if there is none, or an error. Every page taken
+ * is posted again. */
+static int take_rx(struct gk_net *d, uint8_t *buf, size_t max)
+{
+    RING_IDX prod = gk_ring_load(&d->rx.sring->rsp_prod);
+    if ((RING_IDX)(prod - d->rx.rsp_cons) > (RING_IDX)(d->rx.req_prod_pvt - d->rx.rsp_cons))
+        return broken(d, -XEN_EIO);
+    while (d->rx.rsp_cons != prod) {
+        struct netif_rx_response rsp =
+            *(volatile struct netif_rx_response *)RING_GET_RESPONSE(&d->rx, d->rx.rsp_cons);
+        d->rx.rsp_cons++;
+        if (rsp.id >= GK_NET_RX_BUFS || !d->rx_posted[rsp.id])
+            return broken(d, -XEN_EIO);
+        d->rx_posted[rsp.id] = 0;
+        int len = 0;
+        /* One slot per frame, inside the page: anything else is not for us. */
+        if (rsp.status > 0 && !(rsp.flags & (NETRXF_more_data | NETRXF_extra_info)) &&
+            (unsigned long)rsp.offset + (unsigned long)rsp.status <= PAGE)
+            len = rsp.status;
+        if (len > 0)
+            memcpy(buf, page_va(RX_BUF0 + rsp.id) + rsp.offset, (size_t)len < max ? (size_t)len : max);
+        else
+            d->stats.rx_errors++;
+        post_rx(d, rsp.id);
+        push_rx(d);
+        if (len > 0) {
+            d->stats.rx_frames++;
+            d->stats.rx_bytes += (uint64_t)len;
+            if ((size_t)len > max) {
+                d->stats.rx_truncated++;
+                return -XEN_EMSGSIZE;
+            }
+            return len;
+        }
+    }
+    return 0;
+}
+
+int gk_net_receive(struct gk_net *d, void *buf, size_t max, uint64_t deadline_ns)
+{
+    int rc = usable(d);
+    if (rc)
+        return rc;
+    if (!buf && max)
+        return -XEN_EINVAL;
+    for (;;) {
+        rc = take_rx(d, buf, max);
+        if (rc)
+            return rc;
+        rc = reap_tx(d);        /* keeps transmit pages coming back while only receiving */
+        if (rc)
+            return rc;
+        rc = wait_ring(d, 1, deadline_ns);
+        if (rc)
+            return rc;
+    }
+}
+
+/* ---- closing -------------------------------------------------------------------- */
+
+int gk_net_close(struct gk_net *d)
+{
+    if (!d || !d->in_use)
+        return -XEN_EINVAL;
+    if (usable(d) == 0)
+        gk_net_flush(d, gk_now_ns() + CLOSE_DRAIN_NS);
+    int rc = disconnect(d, 1, GK_NET_TIMEOUT_NS);
+    d->in_use = 0;
+    return rc;
+}
