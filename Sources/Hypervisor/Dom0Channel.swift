@@ -59,13 +59,15 @@ extension DomainControl {
         } catch {
             throw HypervisorError(error, domain.label, "open an event channel to Dom0", "no free port")
         }
-        let channel = Dom0Channel(port: dom0Port, guestPort: guestPort, domain: domain, handler: handler)
-        hypervisor.dom0Ports.withLock { $0[dom0Port] = channel }
+        return registerDom0Channel(port: dom0Port, guestPort: guestPort, domain: domain, handler: handler)
+    }
+
+    private func registerDom0Channel(port: UInt32, guestPort: UInt32, domain: Domain, handler: @escaping @Sendable () -> Void) -> Dom0Channel {
+        let channel = Dom0Channel(port: port, guestPort: guestPort, domain: domain, handler: handler)
+        hypervisor.dom0Ports.withLock { $0[port] = channel }
         return channel
     }
-}
 
-extension DomainControl {
     /// Binds Dom0 to a port the guest allocated for it (EVTCHNOP_alloc_unbound with remote domain 0, as
     /// front-ends do, then tell the back-end through XenStore).
     public func bindDom0Channel(_ domain: Domain, guestPort: UInt32, handler: @escaping @Sendable () -> Void) throws(HypervisorError) -> Dom0Channel {
@@ -78,9 +80,7 @@ extension DomainControl {
         guard bound else {
             throw HypervisorError(.EINVAL, domain.label, "bind port \(guestPort) to Dom0", "the port is not offered to domain 0")
         }
-        let channel = Dom0Channel(port: dom0Port, guestPort: guestPort, domain: domain, handler: handler)
-        hypervisor.dom0Ports.withLock { $0[dom0Port] = channel }
-        return channel
+        return registerDom0Channel(port: dom0Port, guestPort: guestPort, domain: domain, handler: handler)
     }
 }
 

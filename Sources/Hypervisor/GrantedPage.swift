@@ -52,6 +52,31 @@ public final class GrantedPage: @unchecked Sendable {
         return memory.pointer(mfn: mfn, offset: offset)
     }
 
+    /// Copies `buffer.count` bytes out of a byte ring of `size` (a power of two) at page offset `base`,
+    /// starting at free-running index `index` (in one or two pieces, across the ring's end).
+    public func readRing(base: Int, size: Int, index: UInt32, into buffer: UnsafeMutableRawBufferPointer) {
+        precondition(size > 0 && size & (size - 1) == 0 && buffer.count <= size && base >= 0 && base + size <= 4096)
+        var done = 0
+        while done < buffer.count {
+            let at = Int((index &+ UInt32(done)) & UInt32(size - 1))
+            let n = min(buffer.count - done, size - at)
+            read(at: base + at, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + n]))
+            done += n
+        }
+    }
+
+    /// Copies bytes into a byte ring of `size` at page offset `base`, starting at free-running index `index`.
+    public func writeRing(base: Int, size: Int, index: UInt32, bytes: UnsafeRawBufferPointer) {
+        precondition(size > 0 && size & (size - 1) == 0 && bytes.count <= size && base >= 0 && base + size <= 4096)
+        var done = 0
+        while done < bytes.count {
+            let at = Int((index &+ UInt32(done)) & UInt32(size - 1))
+            let n = min(bytes.count - done, size - at)
+            write(at: base + at, bytes: UnsafeRawBufferPointer(rebasing: bytes[done..<done + n]))
+            done += n
+        }
+    }
+
     /// A full memory barrier between this side's stores and its next loads (ring.h's mb()).
     public func fullBarrier() { chost_fence_sync() }
 

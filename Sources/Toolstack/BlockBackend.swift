@@ -8,16 +8,14 @@ import Hypervisor
 /// Disks are raw image files. A write is answered only once it is in the file, a flush only after fsync.
 /// A bad request (outside the disk, a bad grant, a write to a read-only disk) fails that request only;
 /// a broken ring ends this connection (the back-end goes to Closed) and the front-end may connect again.
-final class BlockBackend: @unchecked Sendable {
+final class BlockBackend: XenbusBackend, @unchecked Sendable {
     typealias B = BlockInterface
     let domain: Domain
     let spec: DiskSpec
-    let frontendPath: String
-    let backendPath: String
+    let xenbus: XenbusPaths
     let sectors: UInt64
     private let fd: Int32
     private let control: DomainControl
-    private let store: XenStore
     private let signal: @Sendable () -> Void
     private var ring: BackRing?
     private var channel: Dom0Channel?
@@ -27,6 +25,9 @@ final class BlockBackend: @unchecked Sendable {
     /// The segments of the request in hand (kept: their storage is reused from request to request).
     private var pages: [GrantedPage] = []
     private var vectors: [iovec] = []
+    /// The request being handled (its private copy) and its response: reused, nothing allocated per request.
+    private var request = [UInt8](repeating: 0, count: BlockInterface.slotSize)
+    private var response = [UInt8](repeating: 0, count: BlockInterface.responseSize)
 
     init(domain: Domain, spec: DiskSpec, control: DomainControl, store: XenStore, signal: @escaping @Sendable () -> Void) throws(ToolstackError) {
         let fd = open(spec.path, (spec.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
@@ -40,67 +41,28 @@ final class BlockBackend: @unchecked Sendable {
         self.domain = domain
         self.spec = spec
         self.control = control
-        self.store = store
         self.signal = signal
         sectors = UInt64(st.st_size) / 512
-        let dev = spec.deviceNumber
-        frontendPath = "/local/domain/\(domain.id)/device/vbd/\(dev)"
-        backendPath = "/local/domain/0/backend/vbd/\(domain.id)/\(dev)"
-        do throws(XenStoreError) { try publish() } catch {
+        xenbus = XenbusPaths(store: store, domid: domain.id, kind: "vbd", id: spec.deviceNumber)
+        do throws(XenStoreError) {
+            try xenbus.publish(domid: domain.id,
+                               frontendNodes: [("virtual-device", "\(spec.deviceNumber)"), ("device-type", "disk")],
+                               backendNodes: [("params", spec.path), ("type", "file"), ("mode", spec.writable ? "w" : "r"),
+                                              ("sectors", "\(sectors)"), ("sector-size", "512"),
+                                              ("info", "\(spec.writable ? 0 : B.vdiskReadOnly)"), ("feature-flush-cache", "1"),
+                                              ("feature-barrier", "1"), ("feature-discard", spec.writable ? "1" : "0"),
+                                              ("discard-granularity", "4096"), ("discard-alignment", "0")])
+        } catch {
             Glibc.close(fd)
             throw .invalid(object: "disk \(spec)", problem: "XenStore refused its nodes: \(error)")
         }
     }
 
-    /// Writes both directories as Xen's toolstack does, the back-end's readable by the front-end.
-    private func publish() throws(XenStoreError) {
-        let d = domain.id
-        for (key, value) in [("backend", backendPath), ("backend-id", "0"), ("virtual-device", "\(spec.deviceNumber)"),
-                             ("device-type", "disk"), ("state", "\(XenbusState.initialising.rawValue)")] {
-            try store.write("\(frontendPath)/\(key)", value)
-        }
-        try store.mkdir(backendPath)
-        try store.setPermissions(backendPath, [XenStorePermission(.none, DomainID.dom0), XenStorePermission(.read, d)])
-        for (key, value) in [("frontend", frontendPath), ("frontend-id", "\(d)"), ("params", spec.path), ("type", "file"),
-                             ("mode", spec.writable ? "w" : "r"), ("sectors", "\(sectors)"), ("sector-size", "512"),
-                             ("info", "\(spec.writable ? 0 : B.vdiskReadOnly)"), ("feature-flush-cache", "1"),
-                             ("feature-barrier", "1"), ("feature-discard", spec.writable ? "1" : "0"),
-                             ("discard-granularity", "4096"), ("discard-alignment", "0"),
-                             ("state", "\(XenbusState.initWait.rawValue)")] {
-            try store.write("\(backendPath)/\(key)", value)
-        }
-        try store.watch(path: "\(frontendPath)/state", token: "vbd:\(d):\(spec.deviceNumber)")
-    }
-
-    private func setState(_ s: XenbusState) { try? store.write("\(backendPath)/state", "\(s.rawValue)") }
-
-    private func frontend(_ key: String) -> String? {
-        (try? store.read("\(frontendPath)/\(key)")).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// Follows the front-end's state (called when its `state` node changed).
-    func frontendChanged() {
-        guard let raw = frontend("state").flatMap(UInt32.init), let state = XenbusState(rawValue: raw) else { return }
-        switch state {
-        case .initialised, .connected:
-            if ring == nil { connect() }
-        case .closing, .closed:
-            disconnect(nil)
-            setState(.closed)
-        case .initialising:
-            // The front-end starts again (after a Closed): offer the disk again.
-            if ring == nil { setState(.initWait) }
-        default:
-            break
-        }
-    }
-
-    private func connect() {
-        guard let refText = frontend("ring-ref"), let ref = UInt32(refText),
-              let portText = frontend("event-channel"), let port = UInt32(portText) else {
+    func connect() {
+        guard let ref = xenbus.frontendNumber("ring-ref"), let port = xenbus.frontendNumber("event-channel") else {
             return fail("the front-end is Initialised without ring-ref and event-channel")
         }
-        if let protocol_ = frontend("protocol"), protocol_ != "x86_64-abi" {
+        if let protocol_ = xenbus.frontend("protocol"), protocol_ != "x86_64-abi" {
             return fail("protocol \"\(protocol_)\" (only x86_64-abi)")
         }
         do {
@@ -108,20 +70,14 @@ final class BlockBackend: @unchecked Sendable {
             channel = try control.bindDom0Channel(domain, guestPort: port, handler: signal)
             ring = BackRing(page: page, entrySize: B.slotSize)
             failure = nil
-            setState(.connected)
+            xenbus.setState(.connected)
         } catch {
             ring = nil
             fail("connecting ring-ref \(ref), event-channel \(port): \(error)")
         }
     }
 
-    /// Ends the connection; with a reason, the front-end sees the back-end go to Closed.
-    private func fail(_ why: String) {
-        disconnect(why)
-        setState(.closed)
-    }
-
-    private func disconnect(_ why: String?) {
+    func disconnect(_ why: String?) {
         if let why { failure = why }
         ring?.page.unmap()
         ring = nil
@@ -133,34 +89,22 @@ final class BlockBackend: @unchecked Sendable {
     func service() {
         guard let ring else { return }
         var notify = false
-        var request = [UInt8](repeating: 0, count: B.slotSize)
-        var response = [UInt8](repeating: 0, count: B.responseSize)
-        func next() -> Result<Bool, RingError> {
-            request.withUnsafeMutableBytes { b in
-                do throws(RingError) { return .success(try ring.nextRequest(into: b)) } catch { return .failure(error) }
-            }
+        do throws(RingError) {
+            repeat {
+                while try ring.nextRequest(into: &request) {
+                    let status = handle(request)
+                    for i in 0..<8 { response[i] = request[B.requestID + i] }
+                    response[B.responseOperation] = request[B.requestOperation]
+                    response[B.responseStatus] = UInt8(truncatingIfNeeded: status)
+                    response[B.responseStatus + 1] = UInt8(truncatingIfNeeded: status >> 8)
+                    try ring.putResponse(response)
+                    requests += 1
+                    if ring.pushResponses() { notify = true }
+                }
+            } while ring.finalCheckForRequests()
+        } catch {
+            return fail("ring protocol: \(error)")
         }
-        repeat {
-            while true {
-                let got: Bool
-                switch next() {
-                case .success(let more): got = more
-                case .failure(let error): return fail("ring protocol: \(error)")
-                }
-                guard got else { break }
-                let status = handle(request)
-                for i in 0..<8 { response[i] = request[B.requestID + i] }
-                response[B.responseOperation] = request[B.requestOperation]
-                response[B.responseStatus] = UInt8(truncatingIfNeeded: status)
-                response[B.responseStatus + 1] = UInt8(truncatingIfNeeded: status >> 8)
-                let put = response.withUnsafeBytes { b -> RingError? in
-                    do throws(RingError) { try ring.putResponse(b); return nil } catch { return error }
-                }
-                if let put { return fail("ring protocol: \(put)") }
-                requests += 1
-                if ring.pushResponses() { notify = true }
-            }
-        } while ring.finalCheckForRequests()
         if notify { channel?.notify() }
     }
 
@@ -231,8 +175,7 @@ final class BlockBackend: @unchecked Sendable {
     /// Ends everything (the domain is going away).
     func close() {
         disconnect(nil)
-        try? store.unwatch(path: "\(frontendPath)/state", token: "vbd:\(domain.id):\(spec.deviceNumber)")
-        try? store.rm("/local/domain/0/backend/vbd/\(domain.id)")
+        xenbus.remove()
         Glibc.close(fd)
     }
 

@@ -37,15 +37,7 @@ final class ConsoleBackend: @unchecked Sendable {
         if pending > 0 {
             inUse = true
             var bytes = [UInt8](repeating: 0, count: Int(pending))
-            bytes.withUnsafeMutableBytes { out in
-                var done = 0
-                while done < out.count {       // at most two pieces: up to the ring's end, then from its start
-                    let at = Int((outConsumer &+ UInt32(done)) & UInt32(L.outputSize - 1))
-                    let n = min(out.count - done, L.outputSize - at)
-                    page.read(at: L.output + at, into: UnsafeMutableRawBufferPointer(rebasing: out[done..<done + n]))
-                    done += n
-                }
-            }
+            bytes.withUnsafeMutableBytes { page.readRing(base: L.output, size: L.outputSize, index: outConsumer, into: $0) }
             outConsumer = produced
             page.store32(outConsumer, at: L.outputConsumer)
             bytes.withUnsafeBytes { console.output($0) }
@@ -69,11 +61,8 @@ final class ConsoleBackend: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: room)
         let n = buffer.withUnsafeMutableBytes { console.takeInput(into: $0) }
         guard n > 0 else { return false }
-        for b in buffer[..<n] {
-            let at = Int(produced & UInt32(L.inputSize - 1))
-            [b].withUnsafeBytes { page.write(at: L.input + at, bytes: $0) }
-            produced &+= 1
-        }
+        buffer.withUnsafeBytes { page.writeRing(base: L.input, size: L.inputSize, index: produced, bytes: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+        produced &+= UInt32(n)
         page.store32(produced, at: L.inputProducer)
         return true
     }

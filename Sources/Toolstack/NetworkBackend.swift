@@ -6,14 +6,12 @@ import Synchronization
 /// grants, one event channel, rx by copy), the xenbus handshake through XenStore (back-end directory
 /// /local/domain/0/backend/vif/<domid>/0), and a port on its bridge's software switch. A bad tx request
 /// is answered ERROR alone; a broken ring ends this connection (the back-end goes to Closed).
-final class NetworkBackend: @unchecked Sendable {
+final class NetworkBackend: XenbusBackend, @unchecked Sendable {
     typealias N = NetworkInterface
     let domain: Domain
     let spec: VifSpec
-    let frontendPath: String
-    let backendPath: String
+    let xenbus: XenbusPaths
     private let control: DomainControl
-    private let store: XenStore
     private let bridge: SoftwareSwitch
     private let signal: @Sendable () -> Void
     private var port: Int?
@@ -24,6 +22,11 @@ final class NetworkBackend: @unchecked Sendable {
     private let incoming = Mutex<[[UInt8]]>([])
     static let maximumQueued = 512
     private(set) var failure: String?
+    /// Slots copied out of the rings and the responses written back: reused, nothing allocated per slot.
+    private var slot = [UInt8](repeating: 0, count: NetworkInterface.txSlot)
+    private var txResponse = [UInt8](repeating: 0, count: NetworkInterface.txResponseSize)
+    private var rxRequest = [UInt8](repeating: 0, count: NetworkInterface.rxSlot)
+    private var rxResponse = [UInt8](repeating: 0, count: NetworkInterface.rxSlot)
     let transmitted = Atomic<UInt64>(0)
     let received = Atomic<UInt64>(0)
     let dropped = Atomic<UInt64>(0)
@@ -33,52 +36,22 @@ final class NetworkBackend: @unchecked Sendable {
         self.domain = domain
         self.spec = spec
         self.control = control
-        self.store = store
         self.bridge = bridge
         self.signal = signal
-        frontendPath = "/local/domain/\(domain.id)/device/vif/0"
-        backendPath = "/local/domain/0/backend/vif/\(domain.id)/0"
-        let d = domain.id
-        for (key, value) in [("backend", backendPath), ("backend-id", "0"), ("handle", "0"), ("mac", spec.macText),
-                             ("state", "\(XenbusState.initialising.rawValue)")] {
-            try store.write("\(frontendPath)/\(key)", value)
-        }
-        try store.mkdir(backendPath)
-        try store.setPermissions(backendPath, [XenStorePermission(.none, DomainID.dom0), XenStorePermission(.read, d)])
-        for (key, value) in [("frontend", frontendPath), ("frontend-id", "\(d)"), ("handle", "0"), ("mac", spec.macText),
-                             ("bridge", spec.bridge), ("feature-rx-copy", "1"), ("feature-rx-flip", "0"), ("feature-sg", "0"),
-                             ("feature-gso-tcpv4", "0"), ("state", "\(XenbusState.initWait.rawValue)")] {
-            try store.write("\(backendPath)/\(key)", value)
-        }
-        try store.watch(path: "\(frontendPath)/state", token: "vif:\(d):0")
+        xenbus = XenbusPaths(store: store, domid: domain.id, kind: "vif", id: 0)
+        try xenbus.publish(domid: domain.id, frontendNodes: [("handle", "0"), ("mac", spec.macText)],
+                           backendNodes: [("handle", "0"), ("mac", spec.macText), ("bridge", spec.bridge), ("feature-rx-copy", "1"),
+                                          ("feature-rx-flip", "0"), ("feature-sg", "0"), ("feature-gso-tcpv4", "0")])
     }
-
-    private func setState(_ s: XenbusState) { try? store.write("\(backendPath)/state", "\(s.rawValue)") }
-    private func frontend(_ key: String) -> String? { (try? store.read("\(frontendPath)/\(key)")).map { String(decoding: $0, as: UTF8.self) } }
 
     var isConnected: Bool { tx != nil }
 
-    func frontendChanged() {
-        guard let raw = frontend("state").flatMap(UInt32.init), let state = XenbusState(rawValue: raw) else { return }
-        switch state {
-        case .connected, .initialised:
-            if tx == nil { connect() }
-        case .closing, .closed:
-            disconnect(nil)
-            setState(.closed)
-        case .initialising:
-            if tx == nil { setState(.initWait) }
-        default:
-            break
-        }
-    }
-
-    private func connect() {
-        guard let txRef = frontend("tx-ring-ref").flatMap(UInt32.init), let rxRef = frontend("rx-ring-ref").flatMap(UInt32.init),
-              let evtchn = frontend("event-channel").flatMap(UInt32.init) else {
+    func connect() {
+        guard let txRef = xenbus.frontendNumber("tx-ring-ref"), let rxRef = xenbus.frontendNumber("rx-ring-ref"),
+              let evtchn = xenbus.frontendNumber("event-channel") else {
             return fail("the front-end connected without tx-ring-ref, rx-ring-ref and event-channel")
         }
-        guard frontend("request-rx-copy") == "1" else { return fail("the front-end did not ask for request-rx-copy (the only rx mode offered)") }
+        guard xenbus.frontend("request-rx-copy") == "1" else { return fail("the front-end did not ask for request-rx-copy (the only rx mode offered)") }
         do {
             let txPage = try control.mapGrant(domain, ref: txRef, readonly: false)
             let rxPage = try control.mapGrant(domain, ref: rxRef, readonly: false)
@@ -95,19 +68,14 @@ final class NetworkBackend: @unchecked Sendable {
                 signal()
             }
             failure = nil
-            setState(.connected)
+            xenbus.setState(.connected)
         } catch {
             disconnect(nil)
             fail("connecting tx-ring-ref \(txRef), rx-ring-ref \(rxRef), event-channel \(evtchn): \(error)")
         }
     }
 
-    private func fail(_ why: String) {
-        disconnect(why)
-        setState(.closed)
-    }
-
-    private func disconnect(_ why: String?) {
+    func disconnect(_ why: String?) {
         if let why { failure = why }
         if let port { bridge.detach(port) }
         port = nil
@@ -122,64 +90,47 @@ final class NetworkBackend: @unchecked Sendable {
     func service() {
         guard let tx, let rx, let port else { return }
         var notify = false
-        var slot = [UInt8](repeating: 0, count: N.txSlot)
         var frames: [[UInt8]] = []
-        repeat {
-            while true {
-                let got = slot.withUnsafeMutableBytes { b -> Result<Bool, RingError> in
-                    do throws(RingError) { return .success(try tx.nextRequest(into: b)) } catch { return .failure(error) }
+        do throws(RingError) {
+            repeat {
+                while try tx.nextRequest(into: &slot) {
+                    let (status, frame) = transmit(slot)
+                    if let frame { frames.append(frame) }
+                    txResponse[0] = slot[N.txID]; txResponse[1] = slot[N.txID + 1]
+                    txResponse[2] = UInt8(truncatingIfNeeded: status); txResponse[3] = UInt8(truncatingIfNeeded: status >> 8)
+                    try tx.putResponse(txResponse)
+                    if tx.pushResponses() { notify = true }
                 }
-                guard case .success(let more) = got else {
-                    if case .failure(let e) = got { fail("tx ring: \(e)") }
-                    return
-                }
-                guard more else { break }
-                let (status, frame) = transmit(slot)
-                if let frame { frames.append(frame) }
-                var response = [UInt8](repeating: 0, count: N.txResponseSize)
-                response[0] = slot[N.txID]; response[1] = slot[N.txID + 1]
-                response[2] = UInt8(truncatingIfNeeded: status); response[3] = UInt8(truncatingIfNeeded: status >> 8)
-                let put = response.withUnsafeBytes { b -> RingError? in
-                    do throws(RingError) { try tx.putResponse(b); return nil } catch { return error }
-                }
-                if let put { return fail("tx ring: \(put)") }
-                if tx.pushResponses() { notify = true }
-            }
-        } while tx.finalCheckForRequests()
+            } while tx.finalCheckForRequests()
+        } catch {
+            return fail("tx ring: \(error)")
+        }
         for frame in frames { bridge.forward(frame, from: port) }
         transmitted.add(UInt64(frames.count), ordering: .relaxed)
 
         // Receive: one posted buffer per frame, in order; what finds no buffer waits (or is dropped later).
-        while let frame = incoming.withLock({ $0.first }) {
-            var request = [UInt8](repeating: 0, count: N.rxSlot)
-            let got = request.withUnsafeMutableBytes { b -> Result<Bool, RingError> in
-                do throws(RingError) { return .success(try rx.nextRequest(into: b)) } catch { return .failure(error) }
+        do throws(RingError) {
+            while let frame = incoming.withLock({ $0.first }), try rx.nextRequest(into: &rxRequest) {
+                incoming.withLock { _ = $0.removeFirst() }
+                let ref = UInt32(rxRequest[N.rxGref]) | UInt32(rxRequest[N.rxGref + 1]) << 8
+                    | UInt32(rxRequest[N.rxGref + 2]) << 16 | UInt32(rxRequest[N.rxGref + 3]) << 24
+                var status = Int16(frame.count)
+                if let page = try? control.mapGrant(domain, ref: ref, readonly: false) {
+                    frame.withUnsafeBytes { page.write(at: 0, bytes: $0) }
+                    page.unmap()
+                    received.add(1, ordering: .relaxed)
+                } else {
+                    status = N.error
+                    dropped.add(1, ordering: .relaxed)
+                }
+                rxResponse[0] = rxRequest[0]; rxResponse[1] = rxRequest[1]
+                rxResponse[N.rxResponseStatus] = UInt8(truncatingIfNeeded: status)
+                rxResponse[N.rxResponseStatus + 1] = UInt8(truncatingIfNeeded: status >> 8)
+                try rx.putResponse(rxResponse)
+                if rx.pushResponses() { notify = true }
             }
-            guard case .success(let posted) = got else {
-                if case .failure(let e) = got { fail("rx ring: \(e)") }
-                return
-            }
-            guard posted else { break }
-            incoming.withLock { _ = $0.removeFirst() }
-            let ref = UInt32(request[N.rxGref]) | UInt32(request[N.rxGref + 1]) << 8 | UInt32(request[N.rxGref + 2]) << 16 | UInt32(request[N.rxGref + 3]) << 24
-            var status = Int16(frame.count)
-            if let page = try? control.mapGrant(domain, ref: ref, readonly: false) {
-                frame.withUnsafeBytes { page.write(at: 0, bytes: $0) }
-                page.unmap()
-                received.add(1, ordering: .relaxed)
-            } else {
-                status = N.error
-                dropped.add(1, ordering: .relaxed)
-            }
-            var response = [UInt8](repeating: 0, count: N.rxSlot)
-            response[0] = request[0]; response[1] = request[1]
-            response[N.rxResponseStatus] = UInt8(truncatingIfNeeded: status)
-            response[N.rxResponseStatus + 1] = UInt8(truncatingIfNeeded: status >> 8)
-            let put = response.withUnsafeBytes { b -> RingError? in
-                do throws(RingError) { try rx.putResponse(b); return nil } catch { return error }
-            }
-            if let put { return fail("rx ring: \(put)") }
-            if rx.pushResponses() { notify = true }
+        } catch {
+            return fail("rx ring: \(error)")
         }
         if notify { channel?.notify() }
     }
@@ -200,7 +151,6 @@ final class NetworkBackend: @unchecked Sendable {
 
     func close() {
         disconnect(nil)
-        try? store.unwatch(path: "\(frontendPath)/state", token: "vif:\(domain.id):0")
-        try? store.rm("/local/domain/0/backend/vif/\(domain.id)")
+        xenbus.remove()
     }
 }

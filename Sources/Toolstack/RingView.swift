@@ -69,6 +69,22 @@ public final class BackRing {
         return true
     }
 
+    /// `nextRequest(into:)` for a reusable array of at least `entrySize` bytes (nothing allocated).
+    public func nextRequest(into buffer: inout [UInt8]) throws(RingError) -> Bool {
+        let result = buffer.withUnsafeMutableBytes { b -> Result<Bool, RingError> in
+            do throws(RingError) { return .success(try nextRequest(into: b)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// `putResponse(_:)` from an array.
+    public func putResponse(_ bytes: [UInt8]) throws(RingError) {
+        let failure = bytes.withUnsafeBytes { b -> RingError? in
+            do throws(RingError) { try putResponse(b); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Writes a response into the next response slot (not yet visible to the front-end).
     public func putResponse(_ bytes: UnsafeRawBufferPointer) throws(RingError) {
         guard bytes.count <= entrySize else { throw .badResponse(bytes: bytes.count) }

@@ -10,7 +10,6 @@ import Synchronization
 /// reason in the ring's `error` field and in `failure`.
 final class StoreConnection: @unchecked Sendable {
     typealias L = StoreRingLayout
-    static let ringSize = L.size
     static let headerSize = XenStoreLimits.headerSize, payloadMax = XenStoreLimits.payloadMax
     /// Replies and watch events waiting for room in the ring before the guest is cut off.
     static let maximumQueued = 1024
@@ -65,7 +64,7 @@ final class StoreConnection: @unchecked Sendable {
         while true {
             let produced = page.load32(at: L.requestProducer)
             let available = produced &- requestConsumer
-            guard available <= UInt32(StoreConnection.ringSize) else {
+            guard available <= UInt32(L.size) else {
                 throw .ringIndex("req_prod \(produced) is \(available) bytes ahead of req_cons \(requestConsumer)")
             }
             guard available > 0 else { return consumedAny }
@@ -99,15 +98,7 @@ final class StoreConnection: @unchecked Sendable {
 
     private func copyFromRing(count: Int) {
         var chunk = [UInt8](repeating: 0, count: count)
-        chunk.withUnsafeMutableBytes { out in
-            var done = 0
-            while done < count {
-                let at = Int((requestConsumer &+ UInt32(done)) & UInt32(StoreConnection.ringSize - 1))
-                let n = min(count - done, StoreConnection.ringSize - at)
-                page.read(at: L.request + at, into: UnsafeMutableRawBufferPointer(rebasing: out[done..<done + n]))
-                done += n
-            }
-        }
+        chunk.withUnsafeMutableBytes { page.readRing(base: L.request, size: L.size, index: requestConsumer, into: $0) }
         incoming += chunk
         requestConsumer &+= UInt32(count)
     }
@@ -116,25 +107,17 @@ final class StoreConnection: @unchecked Sendable {
     private func flush() throws(StoreProtocolError) -> Bool {
         let consumed = page.load32(at: L.responseConsumer)
         let used = responseProducer &- consumed
-        guard used <= UInt32(StoreConnection.ringSize) else {
+        guard used <= UInt32(L.size) else {
             throw .ringIndex("rsp_cons \(consumed) is ahead of rsp_prod \(responseProducer)")
         }
-        let room = StoreConnection.ringSize - Int(used)
+        let room = L.size - Int(used)
         let bytes: [UInt8] = outgoing.withLock { q in
             let n = min(room, q.count)
             defer { q.removeFirst(n) }
             return Array(q[..<n])
         }
         guard !bytes.isEmpty else { return false }
-        bytes.withUnsafeBytes { src in
-            var done = 0
-            while done < src.count {
-                let at = Int((responseProducer &+ UInt32(done)) & UInt32(StoreConnection.ringSize - 1))
-                let n = min(src.count - done, StoreConnection.ringSize - at)
-                page.write(at: L.response + at, bytes: UnsafeRawBufferPointer(rebasing: src[done..<done + n]))
-                done += n
-            }
-        }
+        bytes.withUnsafeBytes { page.writeRing(base: L.response, size: L.size, index: responseProducer, bytes: $0) }
         responseProducer &+= UInt32(bytes.count)
         page.store32(responseProducer, at: L.responseProducer)
         return true

@@ -18,20 +18,8 @@ import Toolstack
         var back: String { "/local/domain/0/backend/vbd/\(g.domain.id)/51712" }
     }
 
-    func word32(_ g: TinyGuest, page: Int, at offset: Int) throws -> UInt32 {
-        let b = try g.peek(page: page, offset: offset, count: 4)
-        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
-    }
 
-    func setWord32(_ g: TinyGuest, page: Int, at offset: Int, _ v: UInt32) throws {
-        try g.poke(page: page, offset: offset, [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)])
-    }
 
-    func eventually(_ seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end { if try condition() { return true }; usleep(2000) }
-        return try condition()
-    }
 
     func state(_ s: Dom0Services, _ path: String) -> String? { (try? s.store.read(path)).map { String(decoding: $0, as: UTF8.self) } }
 
@@ -77,14 +65,14 @@ import Toolstack
             r[s + 4] = first; r[s + 5] = last
         }
         try rig.g.poke(page: 4, offset: 64 + Int(index % 32) * 112, r)
-        try setWord32(rig.g, page: 4, at: 0, index + 1)
+        try rig.g.setWord32(page: 4, at: 0, index + 1)
         try rig.g.pokeWords(page: 7, [UInt64(rig.port)])
         #expect(rig.g.call(32, 4, rig.g.va(page: 7)).rax == 0)
     }
 
     /// Waits for response `index` and returns its status.
     func status(_ rig: Rig, index: UInt32) throws -> Int16? {
-        guard try eventually(5, { try word32(rig.g, page: 4, at: 8) > index }) else { return nil }
+        guard try eventually(5, { try rig.g.word32(page: 4, at: 8) > index }) else { return nil }
         let b = try rig.g.peek(page: 4, offset: 64 + Int(index % 32) * 112, count: 12)
         #expect(b[0] == UInt8(index + 100))
         return Int16(bitPattern: UInt16(b[10]) | UInt16(b[11]) << 8)
@@ -131,7 +119,7 @@ import Toolstack
     @Test func aHostileRingIndexClosesTheConnectionAndItCanReconnect() throws {
         let rig = try connected()
         defer { try? FileManager.default.removeItem(atPath: rig.image) }
-        try setWord32(rig.g, page: 4, at: 0, 0x8000_0000)                                      // req_prod far beyond the ring
+        try rig.g.setWord32(page: 4, at: 0, 0x8000_0000)                                      // req_prod far beyond the ring
         try rig.g.pokeWords(page: 7, [UInt64(rig.port)])
         #expect(rig.g.call(32, 4, rig.g.va(page: 7)).rax == 0)
         #expect(eventually { state(rig.services, "\(rig.back)/state") == "6" })

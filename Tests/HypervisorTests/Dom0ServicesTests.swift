@@ -23,51 +23,39 @@ import Toolstack
         #expect(g.call(32, 4, g.va(page: 7)).rax == 0)
     }
 
-    func word32(_ g: TinyGuest, page: Int, at offset: Int) throws -> UInt32 {
-        let b = try g.peek(page: page, offset: offset, count: 4)
-        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
-    }
 
-    func setWord32(_ g: TinyGuest, page: Int, at offset: Int, _ v: UInt32) throws {
-        try g.poke(page: page, offset: offset, [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)])
-    }
 
-    func eventually(_ seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end { if try condition() { return true }; usleep(2000) }
-        return try condition()
-    }
 
     @Test func aReadOverTheStoreRingIsAnswered() throws {
         let (g, services, ports) = try connected()
         defer { withExtendedLifetime(services) {} }
         let request = XenStoreMessage(type: .read, requestID: 7, payload: Array("domid\0".utf8)).encoded()
         try g.poke(page: 5, offset: S.request, request)
-        try setWord32(g, page: 5, at: S.requestProducer, UInt32(request.count))
+        try g.setWord32(page: 5, at: S.requestProducer, UInt32(request.count))
         try send(g, ports.store)
-        #expect(try eventually { try word32(g, page: 5, at: S.responseProducer) > 0 })
-        let produced = Int(try word32(g, page: 5, at: S.responseProducer))
+        #expect(try eventually { try g.word32(page: 5, at: S.responseProducer) > 0 })
+        let produced = Int(try g.word32(page: 5, at: S.responseProducer))
         let reply = try XenStoreMessage.decode(try g.peek(page: 5, offset: S.response, count: produced))
         #expect(reply.type == .read && reply.requestID == 7)
         #expect(String(decoding: reply.payload, as: UTF8.self) == "\(g.domain.id)")
-        #expect(try word32(g, page: 5, at: S.requestConsumer) == UInt32(request.count))
+        #expect(try g.word32(page: 5, at: S.requestConsumer) == UInt32(request.count))
     }
 
     @Test func consoleOutputReachesTheLogAndABrokenStoreRingEndsOnlyThatConnection() throws {
         let (g, services, ports) = try connected()
         try g.poke(page: 6, offset: C.output, Array("hello ring".utf8))
-        try setWord32(g, page: 6, at: C.outputProducer, 10)
+        try g.setWord32(page: 6, at: C.outputProducer, 10)
         try send(g, ports.console)
         #expect(eventually { g.domain.console.text.contains("hello ring") })
-        #expect(try word32(g, page: 6, at: C.outputConsumer) == 10)
+        #expect(try g.word32(page: 6, at: C.outputConsumer) == 10)
         // req_prod 5000 bytes ahead of a 1024-byte ring: the store connection ends, with the reason in the ring.
-        try setWord32(g, page: 5, at: S.requestProducer, 5000)
+        try g.setWord32(page: 5, at: S.requestProducer, 5000)
         try send(g, ports.store)
-        #expect(try eventually { try word32(g, page: 5, at: S.error) == S.errorRingIndex })
+        #expect(try eventually { try g.word32(page: 5, at: S.error) == S.errorRingIndex })
         #expect(services.failures(g.domain.id).store?.contains("5000") == true)
         // The console goes on.
         try g.poke(page: 6, offset: C.output + 10, Array(" again".utf8))
-        try setWord32(g, page: 6, at: C.outputProducer, 16)
+        try g.setWord32(page: 6, at: C.outputProducer, 16)
         try send(g, ports.console)
         #expect(eventually { g.domain.console.text.contains("hello ring again") })
     }

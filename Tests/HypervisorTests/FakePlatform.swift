@@ -1,3 +1,4 @@
+import Foundation
 import HyperABI
 import Testing
 @testable import Hypervisor
@@ -131,3 +132,22 @@ struct TinyGuest {
 
 /// -errno as the 64-bit value a hypercall returns.
 func neg(_ e: Int64) -> UInt64 { UInt64(bitPattern: -e) }
+
+extension TinyGuest {
+    /// The little-endian 32-bit word at `offset` of mapped page `page` (ring indices the test plays with).
+    func word32(page: Int, at offset: Int) throws -> UInt32 {
+        let b = try peek(page: page, offset: offset, count: 4)
+        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    }
+
+    func setWord32(page: Int, at offset: Int, _ v: UInt32) throws {
+        try poke(page: page, offset: offset, [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)])
+    }
+}
+
+/// Polls `condition` (another thread is expected to make it true) for up to `seconds`.
+func eventually(_ seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end { if try condition() { return true }; usleep(2000) }
+    return try condition()
+}
