@@ -75,55 +75,23 @@ static int broken(struct gk_blk *d, int err)
 
 /* ---- XenStore ---------------------------------------------------------------- */
 
-/* "<dir>/<key>" into buf (-XEN_E2BIG if it does not fit). */
-static int key_path(char *buf, size_t size, const char *dir, const char *key)
-{
-    int n = gk_snprintf(buf, size, "%s/%s", dir, key);
-    return (size_t)n < size ? 0 : -XEN_E2BIG;
-}
 
-static int read_number(const char *dir, const char *key, unsigned long *out)
-{
-    char p[200];
-    int rc = key_path(p, sizeof(p), dir, key);
-    return rc ? rc : gk_xs_read_ulong(GK_XS_TX_NONE, p, out);
-}
 
 /* An optional number: `dflt` when the node is missing or not a number. */
 static unsigned long read_optional(const char *dir, const char *key, unsigned long dflt)
 {
     unsigned long v;
-    return read_number(dir, key, &v) == 0 ? v : dflt;
+    return gk_xenbus_read_number(dir, key, &v) == 0 ? v : dflt;
 }
 
-/* Wait until the back end's state is in `want` (a mask of 1 << state);
- * one in `refuse` is -XEN_ECONNREFUSED. Events of the watch (any token,
- * see the header) only prompt a fresh read. */
-static int wait_backend(struct gk_blk *d, unsigned int want, unsigned int refuse, uint64_t deadline_ns)
-{
-    for (;;) {
-        int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.backend);
-        if (st >= 0 && (want & (1u << st)))
-            return st;
-        if (st >= 0 && (refuse & (1u << st)))
-            return -XEN_ECONNREFUSED;
-        if (st < 0 && st != -XEN_ENOENT)
-            return st;
-        const char *path, *token;
-        int rc = gk_xs_wait_watch(event, sizeof(event), &path, &token, deadline_ns);
-        if (rc)
-            return rc;
-    }
-}
 
-#define STATE(s)    (1u << (s))
 
 /* The toolstack's nodes: where the back end is, and that this is a disk. */
 static int read_frontend(struct gk_blk *d)
 {
     const char *fe = d->info.frontend;
     char p[96];
-    int rc = key_path(p, sizeof(p), fe, "backend");
+    int rc = gk_xenbus_key(p, sizeof(p), fe, "backend");
     if (rc == 0)
         rc = gk_xs_read(GK_XS_TX_NONE, p, d->info.backend, sizeof(d->info.backend));
     if (rc == -XEN_ENOENT)
@@ -133,7 +101,7 @@ static int read_frontend(struct gk_blk *d)
     if (rc == 0)
         return -XEN_ENODEV;
     unsigned long id;
-    rc = read_number(fe, "backend-id", &id);
+    rc = gk_xenbus_read_number(fe, "backend-id", &id);
     if (rc == -XEN_ENOENT)
         return -XEN_ENODEV;
     if (rc)
@@ -144,7 +112,7 @@ static int read_frontend(struct gk_blk *d)
 
     /* Linux's blkfront ignores anything but disks (a "cdrom" says so). */
     char type[16];
-    rc = key_path(p, sizeof(p), fe, "device-type");
+    rc = gk_xenbus_key(p, sizeof(p), fe, "device-type");
     if (rc == 0)
         rc = gk_xs_read(GK_XS_TX_NONE, p, type, sizeof(type));
     if (rc >= 0 && strcmp(type, "disk") != 0)
@@ -153,7 +121,7 @@ static int read_frontend(struct gk_blk *d)
         return rc;
     if (rc == -XEN_ENOBUFS)
         return -XEN_ENODEV;
-    return key_path(d->state_path, sizeof(d->state_path), d->info.backend, "state");
+    return gk_xenbus_key(d->state_path, sizeof(d->state_path), d->info.backend, "state");
 }
 
 /* ring-ref, event-channel, protocol and state Initialised, all at once. */
@@ -161,13 +129,13 @@ static int publish(struct gk_blk *d)
 {
     const char *fe = d->info.frontend;
     char ring_ref[64], port[64], protocol[64], state[64];
-    int rc = key_path(ring_ref, sizeof(ring_ref), fe, "ring-ref");
+    int rc = gk_xenbus_key(ring_ref, sizeof(ring_ref), fe, "ring-ref");
     if (rc == 0)
-        rc = key_path(port, sizeof(port), fe, "event-channel");
+        rc = gk_xenbus_key(port, sizeof(port), fe, "event-channel");
     if (rc == 0)
-        rc = key_path(protocol, sizeof(protocol), fe, "protocol");
+        rc = gk_xenbus_key(protocol, sizeof(protocol), fe, "protocol");
     if (rc == 0)
-        rc = key_path(state, sizeof(state), fe, "state");
+        rc = gk_xenbus_key(state, sizeof(state), fe, "state");
     if (rc)
         return rc;
     for (int tries = 0; tries < GK_XENBUS_SWITCH_TRIES; tries++) {
@@ -201,7 +169,7 @@ static int read_backend(struct gk_blk *d)
 {
     const char *be = d->info.backend;
     unsigned long sectors;
-    int rc = read_number(be, "sectors", &sectors);
+    int rc = gk_xenbus_read_number(be, "sectors", &sectors);
     if (rc)
         return rc;
     unsigned long ss = read_optional(be, "sector-size", GK_BLK_SECTOR_SIZE);
@@ -301,28 +269,15 @@ static int release_pages(struct gk_blk *d)
 
 /* Take the device down. `published`: the back end knows of the ring, so
  * say Closing and wait for it to let go first. */
+static int release_ctx(void *ctx)
+{
+    return release_pages(ctx);
+}
+
 static int disconnect(struct gk_blk *d, int published, uint64_t wait_ns)
 {
-    int rc = 0;
-    if (published) {
-        gk_xs_watch(d->state_path, d->token);
-        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosing);
-        if (rc == 0) {
-            int st = wait_backend(d, STATE(XenbusStateClosing) | STATE(XenbusStateClosed), 0,
-                                  gk_now_ns() + wait_ns);
-            if (st < 0)
-                rc = st;
-        }
-    }
-    int r2 = release_pages(d);
-    if (rc == 0)
-        rc = r2;
-    if (published) {
-        r2 = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosed);
-        if (rc == 0)
-            rc = r2;
-        gk_xs_unwatch(d->state_path, d->token);
-    }
+    int rc = gk_xenbus_close_device(d->info.frontend, d->info.backend, d->state_path, d->token, published, wait_ns,
+                                    release_ctx, d);
     d->connected = 0;
     return rc;
 }
@@ -426,7 +381,7 @@ int gk_blk_open(unsigned int devid, struct gk_blk **out)
     if (rc)
         goto fail;
     uint64_t deadline = gk_now_ns() + GK_BLK_TIMEOUT_NS;
-    rc = wait_backend(d, STATE(XenbusStateInitWait), 0, deadline);
+    rc = gk_xenbus_wait_state(d->info.backend, GK_XENBUS_STATE(XenbusStateInitWait), 0, deadline);
     if (rc < 0)
         goto fail_watch;
 
@@ -437,7 +392,7 @@ int gk_blk_open(unsigned int devid, struct gk_blk **out)
     if (rc)
         goto fail_watch;
     published = 1;
-    rc = wait_backend(d, STATE(XenbusStateConnected), STATE(XenbusStateClosing) | STATE(XenbusStateClosed),
+    rc = gk_xenbus_wait_state(d->info.backend, GK_XENBUS_STATE(XenbusStateConnected), GK_XENBUS_STATE(XenbusStateClosing) | GK_XENBUS_STATE(XenbusStateClosed),
                       gk_now_ns() + GK_BLK_TIMEOUT_NS);
     if (rc < 0)
         goto fail_watch;

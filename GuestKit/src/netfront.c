@@ -17,7 +17,6 @@
 #define END_GRANT_NS        (5 * GK_NS_PER_SEC)             /* the back end may take a while to unmap */
 #define FAILED_CLOSE_NS     (5 * GK_NS_PER_SEC)             /* an open that failed waits no longer than this */
 #define CLOSE_DRAIN_NS      GK_NS_PER_SEC                   /* frames still going out when closing */
-#define STATE(s)            (1u << (s))
 
 _Static_assert(NPAGES * PAGE <= GK_NET_WINDOW, "the rings and the pages fit the window");
 _Static_assert(GK_NET_TX_BUFS == __CONST_RING_SIZE(netif_tx, 4096), "one transmit page per tx slot");
@@ -73,19 +72,7 @@ static int usable(const struct gk_net *d)
 
 /* ---- XenStore ---------------------------------------------------------------- */
 
-/* "<dir>/<key>" into buf (-XEN_E2BIG if it does not fit). */
-static int key_path(char *buf, size_t size, const char *dir, const char *key)
-{
-    int n = gk_snprintf(buf, size, "%s/%s", dir, key);
-    return (size_t)n < size ? 0 : -XEN_E2BIG;
-}
 
-static int read_number(const char *dir, const char *key, unsigned long *out)
-{
-    char p[200];
-    int rc = key_path(p, sizeof(p), dir, key);
-    return rc ? rc : gk_xs_read_ulong(GK_XS_TX_NONE, p, out);
-}
 
 /* A value of 0-15 for a hex digit, else -1. */
 static int hex_digit(char c)
@@ -112,25 +99,6 @@ static int parse_mac(const char *s, uint8_t mac[6])
     return 0;
 }
 
-/* Wait until the back end's state is in `want` (a mask of 1 << state);
- * one in `refuse` is -XEN_ECONNREFUSED. Watch events (any token) only
- * prompt a fresh read. */
-static int wait_backend(struct gk_net *d, unsigned int want, unsigned int refuse, uint64_t deadline_ns)
-{
-    for (;;) {
-        int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.backend);
-        if (st >= 0 && (want & (1u << st)))
-            return st;
-        if (st >= 0 && (refuse & (1u << st)))
-            return -XEN_ECONNREFUSED;
-        if (st < 0 && st != -XEN_ENOENT)
-            return st;
-        const char *path, *token;
-        int rc = gk_xs_wait_watch(event, sizeof(event), &path, &token, deadline_ns);
-        if (rc)
-            return rc;
-    }
-}
 
 /* A decimal name that fits 32 bits, or -1. */
 static long parse_handle(const char *s)
@@ -172,7 +140,7 @@ static int read_frontend(struct gk_net *d)
 {
     const char *fe = d->info.frontend;
     char p[96];
-    int rc = key_path(p, sizeof(p), fe, "backend");
+    int rc = gk_xenbus_key(p, sizeof(p), fe, "backend");
     if (rc == 0)
         rc = gk_xs_read(GK_XS_TX_NONE, p, d->info.backend, sizeof(d->info.backend));
     if (rc == -XEN_ENOENT || rc == 0)
@@ -180,7 +148,7 @@ static int read_frontend(struct gk_net *d)
     if (rc < 0)
         return rc;
     unsigned long id;
-    rc = read_number(fe, "backend-id", &id);
+    rc = gk_xenbus_read_number(fe, "backend-id", &id);
     if (rc == -XEN_ENOENT)
         return -XEN_ENODEV;
     if (rc)
@@ -190,7 +158,7 @@ static int read_frontend(struct gk_net *d)
     d->info.backend_id = (domid_t)id;
 
     char mac[32];
-    rc = key_path(p, sizeof(p), fe, "mac");
+    rc = gk_xenbus_key(p, sizeof(p), fe, "mac");
     if (rc == 0)
         rc = gk_xs_read(GK_XS_TX_NONE, p, mac, sizeof(mac));
     if (rc == -XEN_ENOBUFS)
@@ -200,7 +168,7 @@ static int read_frontend(struct gk_net *d)
     rc = parse_mac(mac, d->info.mac);
     if (rc)
         return rc;
-    return key_path(d->state_path, sizeof(d->state_path), d->info.backend, "state");
+    return gk_xenbus_key(d->state_path, sizeof(d->state_path), d->info.backend, "state");
 }
 
 /* The ring refs, the port and the two requests, all at once. */
@@ -208,17 +176,17 @@ static int publish(struct gk_net *d)
 {
     const char *fe = d->info.frontend;
     char tx_ref[64], rx_ref[64], port[64], copy[64], notify[64], state[64];
-    int rc = key_path(tx_ref, sizeof(tx_ref), fe, "tx-ring-ref");
+    int rc = gk_xenbus_key(tx_ref, sizeof(tx_ref), fe, "tx-ring-ref");
     if (rc == 0)
-        rc = key_path(rx_ref, sizeof(rx_ref), fe, "rx-ring-ref");
+        rc = gk_xenbus_key(rx_ref, sizeof(rx_ref), fe, "rx-ring-ref");
     if (rc == 0)
-        rc = key_path(port, sizeof(port), fe, "event-channel");
+        rc = gk_xenbus_key(port, sizeof(port), fe, "event-channel");
     if (rc == 0)
-        rc = key_path(copy, sizeof(copy), fe, "request-rx-copy");
+        rc = gk_xenbus_key(copy, sizeof(copy), fe, "request-rx-copy");
     if (rc == 0)
-        rc = key_path(notify, sizeof(notify), fe, "feature-rx-notify");
+        rc = gk_xenbus_key(notify, sizeof(notify), fe, "feature-rx-notify");
     if (rc == 0)
-        rc = key_path(state, sizeof(state), fe, "state");
+        rc = gk_xenbus_key(state, sizeof(state), fe, "state");
     if (rc)
         return rc;
     for (int tries = 0; tries < GK_XENBUS_SWITCH_TRIES; tries++) {
@@ -359,28 +327,15 @@ static int release_pages(struct gk_net *d)
 
 /* Take the vif down. `published`: the back end knows of the rings, so
  * say Closing and wait for it to let go first. */
+static int release_ctx(void *ctx)
+{
+    return release_pages(ctx);
+}
+
 static int disconnect(struct gk_net *d, int published, uint64_t wait_ns)
 {
-    int rc = 0;
-    if (published) {
-        gk_xs_watch(d->state_path, d->token);
-        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosing);
-        if (rc == 0) {
-            int st = wait_backend(d, STATE(XenbusStateClosing) | STATE(XenbusStateClosed), 0,
-                                  gk_now_ns() + wait_ns);
-            if (st < 0)
-                rc = st;
-        }
-    }
-    int r2 = release_pages(d);
-    if (rc == 0)
-        rc = r2;
-    if (published) {
-        r2 = gk_xenbus_switch_state(d->info.frontend, XenbusStateClosed);
-        if (rc == 0)
-            rc = r2;
-        gk_xs_unwatch(d->state_path, d->token);
-    }
+    int rc = gk_xenbus_close_device(d->info.frontend, d->info.backend, d->state_path, d->token, published, wait_ns,
+                                    release_ctx, d);
     d->connected = 0;
     return rc;
 }
@@ -429,12 +384,12 @@ int gk_net_open(struct gk_net **out)
     rc = gk_xs_watch(d->state_path, d->token);
     if (rc)
         goto fail;
-    rc = wait_backend(d, STATE(XenbusStateInitWait), 0, gk_now_ns() + GK_NET_TIMEOUT_NS);
+    rc = gk_xenbus_wait_state(d->info.backend, GK_XENBUS_STATE(XenbusStateInitWait), 0, gk_now_ns() + GK_NET_TIMEOUT_NS);
     if (rc < 0)
         goto fail_watch;
     /* Linux's rule: a back end that cannot copy into our pages is no use. */
     unsigned long rx_copy = 0;
-    rc = read_number(d->info.backend, "feature-rx-copy", &rx_copy);
+    rc = gk_xenbus_read_number(d->info.backend, "feature-rx-copy", &rx_copy);
     if (rc == -XEN_ENOENT || rc == -XEN_EINVAL || (rc == 0 && rx_copy == 0))
         rc = -XEN_ENODEV;
     if (rc)
@@ -450,7 +405,7 @@ int gk_net_open(struct gk_net **out)
     rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateConnected);
     if (rc)
         goto fail_watch;
-    rc = wait_backend(d, STATE(XenbusStateConnected), STATE(XenbusStateClosing) | STATE(XenbusStateClosed),
+    rc = gk_xenbus_wait_state(d->info.backend, GK_XENBUS_STATE(XenbusStateConnected), GK_XENBUS_STATE(XenbusStateClosing) | GK_XENBUS_STATE(XenbusStateClosed),
                       gk_now_ns() + GK_NET_TIMEOUT_NS);
     if (rc < 0)
         goto fail_watch;

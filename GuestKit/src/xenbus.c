@@ -782,3 +782,62 @@ int gk_xenbus_switch_state(const char *dir, enum xenbus_state state)
     }
     return -XEN_EAGAIN;
 }
+
+/* ---- what every front-end needs ------------------------------------------------- */
+
+int gk_xenbus_key(char *buf, size_t size, const char *dir, const char *key)
+{
+    int n = gk_snprintf(buf, size, "%s/%s", dir, key);
+    return (size_t)n < size ? 0 : -XEN_E2BIG;
+}
+
+int gk_xenbus_read_number(const char *dir, const char *key, unsigned long *out)
+{
+    char p[200];
+    int rc = gk_xenbus_key(p, sizeof(p), dir, key);
+    return rc ? rc : gk_xs_read_ulong(GK_XS_TX_NONE, p, out);
+}
+
+int gk_xenbus_wait_state(const char *dir, unsigned int want, unsigned int refuse, uint64_t deadline_ns)
+{
+    static char event[GK_XS_BUF_SIZE];
+    for (;;) {
+        int st = gk_xenbus_read_state(GK_XS_TX_NONE, dir);
+        if (st >= 0 && (want & GK_XENBUS_STATE(st)))
+            return st;
+        if (st >= 0 && (refuse & GK_XENBUS_STATE(st)))
+            return -XEN_ECONNREFUSED;
+        if (st < 0 && st != -XEN_ENOENT)
+            return st;
+        const char *path, *token;
+        int rc = gk_xs_wait_watch(event, sizeof(event), &path, &token, deadline_ns);
+        if (rc)
+            return rc;
+    }
+}
+
+int gk_xenbus_close_device(const char *frontend, const char *backend, const char *backend_state, const char *token,
+                           int published, uint64_t wait_ns, int (*release)(void *ctx), void *ctx)
+{
+    int rc = 0;
+    if (published) {
+        gk_xs_watch(backend_state, token);
+        rc = gk_xenbus_switch_state(frontend, XenbusStateClosing);
+        if (rc == 0) {
+            int st = gk_xenbus_wait_state(backend, GK_XENBUS_STATE(XenbusStateClosing) | GK_XENBUS_STATE(XenbusStateClosed),
+                                          0, gk_now_ns() + wait_ns);
+            if (st < 0)
+                rc = st;
+        }
+    }
+    int r2 = release(ctx);
+    if (rc == 0)
+        rc = r2;
+    if (published) {
+        r2 = gk_xenbus_switch_state(frontend, XenbusStateClosed);
+        if (rc == 0)
+            rc = r2;
+        gk_xs_unwatch(backend_state, token);
+    }
+    return rc;
+}

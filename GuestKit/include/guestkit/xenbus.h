@@ -168,6 +168,25 @@ int gk_xenbus_read_state(uint32_t tx, const char *dir);
  * times in all. */
 int gk_xenbus_switch_state(const char *dir, enum xenbus_state state);
 
+/* ---- what every front-end needs ------------------------------------------------- */
+
+/* A mask of xenbus states for gk_xenbus_wait_state. */
+#define GK_XENBUS_STATE(s)      (1u << (s))
+
+/* "<dir>/<key>" into buf (-XEN_E2BIG if it does not fit). */
+int gk_xenbus_key(char *buf, size_t size, const char *dir, const char *key);
+/* The decimal node <dir>/<key>. */
+int gk_xenbus_read_number(const char *dir, const char *key, unsigned long *out);
+/* Wait until `<dir>/state` is one of `want` (a GK_XENBUS_STATE mask) and return it; one of `refuse` is
+ * -XEN_ECONNREFUSED; past `deadline_ns` -XEN_ETIMEDOUT. A watch on the node must be set: each event
+ * (of any token) prompts a fresh read. */
+int gk_xenbus_wait_state(const char *dir, unsigned int want, unsigned int refuse, uint64_t deadline_ns);
+/* Take a device down the xenbus way. `published`: the back-end knows of it, so the front-end says Closing
+ * and waits (up to `wait_ns`, watching `backend_state` with `token`) for the back-end to let go; then
+ * `release(ctx)` ends its grants and frees its pages, and the front-end says Closed. The first error. */
+int gk_xenbus_close_device(const char *frontend, const char *backend, const char *backend_state, const char *token,
+                           int published, uint64_t wait_ns, int (*release)(void *ctx), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif
