@@ -31,9 +31,11 @@ let package = Package(
         .target(name: "CBaseline", dependencies: ["CKVM"]),
         // Domain builder and lifecycle (Dom0's toolstack).
         .target(name: "Toolstack", dependencies: ["ELFImage", "Hypervisor", "KVM", "HyperABI", "CHost", "CBaseline"]),
+        // A terminal line editor (history, completion) for `hv shell`. Depends on nothing.
+        .target(name: "LineEditing"),
         // The Dom0 shell and CLI.
         .executableTarget(name: "hv", dependencies: [
-            "Toolstack",
+            "Toolstack", "LineEditing",
             "HyperABI", "Hypervisor", "ELFImage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -43,6 +45,7 @@ let package = Package(
                 cSettings: [.headerSearchPath("../../GuestKit/include")]),
         .testTarget(name: "ELFImageTests", dependencies: ["ELFImage"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "HyperABI", "Toolstack"]),
+        .testTarget(name: "LineEditingTests", dependencies: ["LineEditing"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Toolstack", "KVM", "Hypervisor", "HyperABI"]),
     ]
 )

@@ -33,6 +33,16 @@ public final class DomainConsole: Sendable {
         }
     }
 
+    /// Adds a live reader and returns the log up to that moment with it: nothing is missed or seen twice.
+    public func attachAfterLog(_ sink: @escaping Sink) -> (token: Int, log: [UInt8]) {
+        state.withLock { s in
+            let token = s.nextSink
+            s.nextSink += 1
+            s.sinks[token] = sink
+            return (token, Array(s.log[s.logStart...] + s.log[..<s.logStart]))
+        }
+    }
+
     public func detach(_ token: Int) { state.withLock { _ = $0.sinks.removeValue(forKey: token) } }
 
     /// Guest output (console_io, or the console ring through Dom0's back-end): appended to the log and

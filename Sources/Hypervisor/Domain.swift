@@ -57,8 +57,14 @@ public final class Domain: @unchecked Sendable {
     /// PFN → MFN: the domain's pseudo-physical memory (`PVLayout.invalidMFN` where ballooned out).
     public var p2m: [UInt64] { p2mState.withLock { $0 } }
     let p2mState: Mutex<[UInt64]>
-    /// The most pages the domain may hold (`maxmem`).
-    public let maxPages: Int
+    /// The most pages the domain may hold (`maxmem`; Dom0 may change it, as XEN_DOMCTL_max_mem).
+    public var maxPages: Int { maxPagesLimit.load(ordering: .relaxed) }
+    let maxPagesLimit: Atomic<Int>
+    /// Dom0's pauses (XEN_DOMCTL_pausedomain): while above zero no vCPU runs guest code.
+    let pauseCount = Mutex<Int>(0)
+    /// `pauseCount > 0`, for the vCPU threads' checks (set under `pauseCount`'s lock).
+    let paused = Atomic<Bool>(false)
+    public var isPaused: Bool { paused.load(ordering: .acquiring) }
     /// Frames the guest gave back while still mapped: freed when their last reference goes (as Xen).
     var pendingRelease: Set<UInt64> = []
     /// Credit-scheduler weight (Xen's default 256) and cap in percent of one CPU (0 = none).
@@ -103,7 +109,7 @@ public final class Domain: @unchecked Sendable {
     init(id: UInt16, name: String, handle: [UInt8], memory: MachineMemory, p2m: [UInt64], sharedInfoMFN: UInt64, vcpuCount: Int,
          emulatePrivileged: Bool = false, maxPages: Int? = nil) {
         self.emulatePrivileged = emulatePrivileged
-        self.maxPages = max(maxPages ?? p2m.count, p2m.count)
+        self.maxPagesLimit = Atomic(max(maxPages ?? p2m.count, p2m.count))
         self.id = id
         self.name = name
         self.handle = handle
@@ -147,12 +153,23 @@ public final class Domain: @unchecked Sendable {
     /// The scheduler asked for the physical CPU back, or the vCPU was taken down: queue for the CPU again
     /// (runnable meanwhile), or sleep offline until VCPUOP_up. False: stop instead.
     public func preempted(_ vcpu: VCPU) -> Bool {
-        if vcpu.down.load(ordering: .acquiring) { return sleepWhileDown(vcpu) }
+        if vcpu.down.load(ordering: .acquiring) || isPaused { return sleepWhileDown(vcpu) }
         guard let scheduler = hypervisor?.scheduler else { vcpu.preemptRequested.store(false, ordering: .relaxed); return true }
         vcpu.setRunstate(.runnable)
         let ok = scheduler.requeue(vcpu)
         vcpu.setRunstate(.running)
+        // Paused while queued (the request flag was cleared by the requeue): sleep now, not at the next exit.
+        if ok && isPaused { return sleepWhileDown(vcpu) }
         return ok && !vcpu.stopRequested.load(ordering: .acquiring)
+    }
+
+    /// No vCPU runs guest code: each is parked (down or paused), never started, or stopped.
+    var isQuiescent: Bool {
+        lifecycleLock.withLock { _ in
+            vcpus.allSatisfy { v in
+                !v.threadStarted || v.quiescent.load(ordering: .acquiring) || v.stoppedNanos.load(ordering: .acquiring) != 0
+            }
+        }
     }
 
     /// Blocks until the domain has stopped and its resources are released.

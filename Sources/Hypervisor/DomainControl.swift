@@ -1,3 +1,4 @@
+import Glibc
 import HyperABI
 
 /// Dom0's privileged interface (Xen's domctl and foreign-memory access): everything the toolstack
@@ -118,8 +119,19 @@ public struct DomainControl: Sendable {
         domain.lifecycleLock.withLock { _ in domain.vcpus[vcpu].initialised = true }
     }
 
-    /// Starts the domain: vCPU 0 runs from the context the builder set; the guest brings up the others.
+    /// Starts a freshly built domain (vCPU 0 runs from the context the builder set; the guest brings up the
+    /// others), or lifts one of Dom0's pauses of a running one (XEN_DOMCTL_unpausedomain).
     public func unpause(_ domain: Domain) throws(HypervisorError) {
+        if domain.state == .running {
+            let resumed = try domain.pauseCount.withLock { (c) throws(HypervisorError) -> Bool in
+                guard c > 0 else { throw HypervisorError(.EINVAL, domain.label, "unpause", "domain is not paused") }
+                c -= 1
+                if c == 0 { domain.paused.store(false, ordering: .releasing) }
+                return c == 0
+            }
+            if resumed { for v in domain.vcpus { v.parker.wake() } }
+            return
+        }
         let first = domain.vcpus[0]
         guard domain.lifecycleLock.withLock({ _ in first.initialised }) else {
             throw HypervisorError(.EINVAL, domain.label, "unpause", "vcpu 0 has no context")
@@ -132,6 +144,45 @@ public struct DomainControl: Sendable {
         } catch {
             throw HypervisorError(error, domain.label, "unpause", "could not start vcpu 0")
         }
+    }
+
+    /// Stops every vCPU of a running domain at its next exit (XEN_DOMCTL_pausedomain); pauses nest.
+    /// With `wait`, returns once no vCPU runs guest code (their registers are then current in
+    /// `VCPU.registersAtPark`); false if that took longer than `timeout` seconds.
+    @discardableResult
+    public func pause(_ domain: Domain, wait: Bool = true, timeout: Double = 5) throws(HypervisorError) -> Bool {
+        guard domain.state == .running else {
+            throw HypervisorError(.EINVAL, domain.label, "pause", "domain is \(domain.state), not running")
+        }
+        let first = domain.pauseCount.withLock { c -> Bool in
+            c += 1
+            domain.paused.store(true, ordering: .releasing)
+            return c == 1
+        }
+        if first {
+            for v in domain.vcpus {
+                v.preemptRequested.store(true, ordering: .releasing)
+                v.parker.wake()                 // out of SCHEDOP_block/poll
+                domain.vm?.kick(v)
+            }
+        }
+        guard wait else { return true }
+        let deadline = monotonicNanos() + UInt64(timeout * 1e9)
+        while !domain.isQuiescent {
+            guard monotonicNanos() < deadline else { return false }
+            usleep(200)
+        }
+        return true
+    }
+
+    /// Sets the most pages a domain may hold (XEN_DOMCTL_max_mem): never below what it holds now.
+    public func setMaxMemory(_ domain: Domain, pages: Int) throws(HypervisorError) {
+        let held = domain.populatedPages
+        guard pages >= held, pages <= hypervisor.memory.frameCount else {
+            throw HypervisorError(.EINVAL, domain.label, "set maxmem to \(pages) pages",
+                                  pages < held ? "it holds \(held) pages now; balloon it down first" : "more than machine memory")
+        }
+        domain.maxPagesLimit.store(pages, ordering: .relaxed)
     }
 
     /// The credit scheduler's parameters of a domain (XEN_DOMCTL_SCHEDOP_getinfo).

@@ -52,7 +52,7 @@ extension Domain {
         case 13 where frame.errorCode == 0, 6:
             switch emulatePrivileged(vcpu, &regs, invalidOpcode: vector == 6) {
             case .resumed: return deliverEvents(vcpu, &regs) ? .resume(regs) : .stop
-            case .blocked: return block(vcpu, &regs) && deliverEvents(vcpu, &regs) ? .resume(regs) : .stop
+            case .blocked: return block(vcpu, parkedAs: regs) && deliverEvents(vcpu, &regs) ? .resume(regs) : .stop
             case .bounce(let v, let e): vector = v; errorCode = e
             }
         case 14 where emulatePageTableWrite(vcpu, &regs, address: cr2, errorCode: frame.errorCode):

@@ -22,7 +22,10 @@ extension Domain {
         // SYSCALL from guest user mode is the user's system call, not a hypercall.
         guard vcpu.pv.kernelMode else { return userSyscall(vcpu, &regs) }
         let nr = regs.rax
-        vcpu.counters[Int(min(nr, UInt64(Hypercall.statisticsBuckets)))] &+= 1
+        let bucket = Int(min(nr, UInt64(Hypercall.statisticsBuckets)))
+        vcpu.counters[bucket] &+= 1
+        let started = monotonicNanos()
+        defer { vcpu.hypercallNanos[bucket] &+= monotonicNanos() &- started }
         if nr == Hypercall.iret.rawValue {
             guard case .resume = iret(vcpu, &regs) else { return .stop }
         } else {

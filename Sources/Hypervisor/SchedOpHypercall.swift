@@ -15,7 +15,7 @@ extension Domain {
             }
             return 0
         case .block:
-            _ = block(vcpu, &regs)          // if the domain ended meanwhile, the caller sees stopRequested
+            _ = block(vcpu, parkedAs: Self.afterHypercall(regs))   // if the domain ended meanwhile, the caller sees stopRequested
             return 0
         case .shutdown:
             let raw = try vcpu.addressSpace.load(UInt32.self, at: argument)
@@ -24,7 +24,7 @@ extension Domain {
             end(.shutdown(reason))
             return 0
         case .poll:
-            return try poll(vcpu, argument)
+            return try poll(vcpu, argument, parkedAs: Self.afterHypercall(regs))
         case .remoteShutdown:
             throw .EPERM                                   // for the control domain only
         case .priorityHint:
@@ -40,7 +40,17 @@ extension Domain {
     /// SCHEDOP_block: enable events and sleep until one is pending (or the domain ends, or the vCPU is taken down). Returns at once
     /// when one already is: the upcall is then delivered on the way back to the guest.
     /// Returns false if the domain ended meanwhile.
-    func block(_ vcpu: VCPU, _ regs: inout CPURegisters) -> Bool {
+    /// The registers a hypercall returns to the guest with (result 0), as SYSRET leaves them.
+    static func afterHypercall(_ regs: CPURegisters) -> CPURegisters {
+        var r = regs
+        r.rax = 0
+        r.rip = regs.rcx
+        r.rflags = (regs.r11 & ~rflagsForcedClear) | rflagsForcedSet
+        return r
+    }
+
+    /// `parkedAs`: the registers the vCPU continues with, kept for tools and save while it sleeps.
+    func block(_ vcpu: VCPU, parkedAs registers: CPURegisters) -> Bool {
         vcpu.setEventsMasked(false)
         chost_fence_sync()
         guard !vcpu.upcallPending else { return true }
@@ -49,7 +59,13 @@ extension Domain {
         scheduler?.clearHint(vcpu)
         scheduler?.release(vcpu)
         defer { scheduler?.acquire(vcpu, boosted: true) }             // Xen's wake-up boost
-        while !vcpu.upcallPending && !vcpu.stopRequested.load(ordering: .acquiring) && !vcpu.down.load(ordering: .acquiring) {
+        // A blocked vCPU runs no guest code: a pause need not wake it. Its registers, for tools and save,
+        // are those it will return to the guest with.
+        vcpu.willPark(registers)
+        vcpu.quiescent.store(true, ordering: .releasing)
+        defer { vcpu.quiescent.store(false, ordering: .releasing) }
+        // Paused, it stays here even for an event: returning would bounce it into guest memory mid-save.
+        while (!vcpu.upcallPending || isPaused) && !vcpu.stopRequested.load(ordering: .acquiring) && !vcpu.down.load(ordering: .acquiring) {
             // Sleep until the vCPU's own timer at the latest, and fire it from here: a timer that would
             // otherwise wake the timer queue, which then wakes us, costs two wake-ups instead of one.
             let deadline = vcpu.timer.nextHostDeadline
@@ -63,7 +79,7 @@ extension Domain {
 
     /// SCHEDOP_poll: sleep until one of the given ports is pending or the timeout (Xen system time, 0 = none)
     /// passes. Events may stay masked.
-    func poll(_ vcpu: VCPU, _ argument: UInt64) throws(XenErrno) -> UInt64 {
+    func poll(_ vcpu: VCPU, _ argument: UInt64, parkedAs registers: CPURegisters) throws(XenErrno) -> UInt64 {
         let space = vcpu.addressSpace
         let list = try space.load(UInt64.self, at: argument + UInt64(SchedPollLayout.ports))
         let count = Int(try space.load(UInt32.self, at: argument + UInt64(SchedPollLayout.nrPorts)))
@@ -87,8 +103,11 @@ extension Domain {
         scheduler?.clearHint(vcpu)
         scheduler?.release(vcpu)
         defer { scheduler?.acquire(vcpu, boosted: true) }
-        while !anyPending() && !vcpu.stopRequested.load(ordering: .acquiring) && !vcpu.down.load(ordering: .acquiring) {
-            if let deadline, monotonicNanos() >= deadline { break }
+        vcpu.willPark(registers)
+        vcpu.quiescent.store(true, ordering: .releasing)
+        defer { vcpu.quiescent.store(false, ordering: .releasing) }
+        while (!anyPending() || isPaused) && !vcpu.stopRequested.load(ordering: .acquiring) && !vcpu.down.load(ordering: .acquiring) {
+            if let deadline, monotonicNanos() >= deadline, !isPaused { break }
             let timer = vcpu.timer.nextHostDeadline
             let wake = [deadline, timer].compactMap { $0 }.min()
             vcpu.parker.park(until: wake)

@@ -40,6 +40,13 @@ public final class VCPU: @unchecked Sendable {
     public let exits = Atomic<UInt64>(0)
     /// Monotonic time of the first hypercall (0 until then), for boot measurements.
     public let firstHypercallNanos = Atomic<UInt64>(0)
+    /// Asleep in the hypervisor (down, paused, or blocked in SCHEDOP_block/poll) with its registers in
+    /// `registersAtPark`: it runs no guest code until woken.
+    public let quiescent = Atomic<Bool>(false)
+    /// The registers as they were when the vCPU last parked (a paused domain's state, for tools and save).
+    let parkedRegisters = Mutex(CPURegisters())
+    /// Time spent in hypercalls by number (same buckets as `counters`); written by the vCPU thread only.
+    let hypercallNanos: UnsafeMutablePointer<UInt64>
     /// Monotonic time the vCPU stopped.
     public let stoppedNanos = Atomic<UInt64>(0)
     /// A page of scratch space for copying guest buffers without allocating.
@@ -50,6 +57,8 @@ public final class VCPU: @unchecked Sendable {
         self.domain = domain
         counters = .allocate(capacity: Hypercall.statisticsBuckets + 1)
         counters.initialize(repeating: 0, count: Hypercall.statisticsBuckets + 1)
+        hypercallNanos = .allocate(capacity: Hypercall.statisticsBuckets + 1)
+        hypercallNanos.initialize(repeating: 0, count: Hypercall.statisticsBuckets + 1)
         scratch = .allocate(byteCount: 4096, alignment: 64)
         vcpuInfoLocation.store(domain.sharedInfoMFN << 12 | UInt64(id * VCPUInfoLayout.size), ordering: .relaxed)
         timer = VCPUTimer(vcpu: self)
@@ -113,6 +122,7 @@ public final class VCPU: @unchecked Sendable {
 
     deinit {
         counters.deallocate()
+        hypercallNanos.deallocate()
         scratch.deallocate()
     }
 
@@ -129,14 +139,21 @@ public final class VCPU: @unchecked Sendable {
     /// The L4 the CPU should use now: CR3.
     public var currentL4: UInt64 { pv.kernelMode || pv.userL4 == 0 ? context.kernelL4 : pv.userL4 }
 
-    /// Hypercall counts by number, nonzero ones only (the key `nil` collects numbers ≥ 64).
-    public var hypercallCounts: [(number: UInt64?, count: UInt64)] {
-        var out: [(UInt64?, UInt64)] = []
+    /// Hypercall counts and time spent in them by number, nonzero ones only (the key `nil` collects
+    /// numbers ≥ 64). Read racily from other threads: statistics, not accounting.
+    public var hypercallCounts: [(number: UInt64?, count: UInt64, nanos: UInt64)] {
+        var out: [(UInt64?, UInt64, UInt64)] = []
         for i in 0...Hypercall.statisticsBuckets where counters[i] != 0 {
-            out.append((i == Hypercall.statisticsBuckets ? nil : UInt64(i), counters[i]))
+            out.append((i == Hypercall.statisticsBuckets ? nil : UInt64(i), counters[i], hypercallNanos[i]))
         }
         return out
     }
+
+    /// The registers saved when the vCPU last parked: current while the domain is paused.
+    public var registersAtPark: CPURegisters { parkedRegisters.withLock { $0 } }
+
+    /// Called by the platform's vCPU thread before it parks (preempted, down or paused).
+    public func willPark(_ registers: CPURegisters) { parkedRegisters.withLock { $0 = registers } }
 
     /// Time this vCPU held one of the scheduler's physical CPUs (charged at ticks and when it gives the CPU up).
     public var scheduledNanos: UInt64 { sched.heldNanos.load(ordering: .relaxed) }

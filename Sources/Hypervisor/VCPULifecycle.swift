@@ -67,15 +67,18 @@ extension Domain {
         if target !== caller { vm?.kick(target) }
     }
 
-    /// Called by the vCPU's own thread when it finds itself down: gives its physical CPU back and sleeps,
-    /// offline, until VCPUOP_up or the domain's end. False: stop instead.
+    /// Called by the vCPU's own thread when it finds itself down or its domain paused: gives its physical
+    /// CPU back and sleeps, offline (as Xen accounts a paused vCPU), until VCPUOP_up or Dom0's unpause, or
+    /// the domain's end. False: stop instead.
     func sleepWhileDown(_ vcpu: VCPU) -> Bool {
         vcpu.preemptRequested.store(false, ordering: .relaxed)
         let scheduler = hypervisor?.scheduler
         vcpu.setRunstate(.offline)
         writeRunstate(vcpu)
         scheduler?.release(vcpu)
-        while vcpu.down.load(ordering: .acquiring) && !vcpu.stopRequested.load(ordering: .acquiring) {
+        vcpu.quiescent.store(true, ordering: .releasing)
+        defer { vcpu.quiescent.store(false, ordering: .releasing) }
+        while (vcpu.down.load(ordering: .acquiring) || isPaused) && !vcpu.stopRequested.load(ordering: .acquiring) {
             vcpu.parker.park(until: nil)
         }
         guard !vcpu.stopRequested.load(ordering: .acquiring) else { return false }

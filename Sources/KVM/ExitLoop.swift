@@ -14,7 +14,11 @@ extension KVMVCPU {
         // A vCPU started by VCPUOP_initialise brings segment bases (and maybe more) to load first.
         if !vcpu.pv.dirty.isEmpty, !applyArchState() { return }
         // Taken down (or preempted) before it first ran: a kick sent before the thread existed was lost.
-        if vcpu.preemptRequested.load(ordering: .relaxed), !domain.preempted(vcpu) { return }
+        if vcpu.preemptRequested.load(ordering: .relaxed) {
+            loadRegisters(&regs)        // the start state, already in the synced area
+            vcpu.willPark(regs)
+            if !domain.preempted(vcpu) { return }
+        }
         while !vcpu.stopRequested.load(ordering: .acquiring) {
             let rc = ckvm_run(fd)
             vcpu.exits.add(1, ordering: .relaxed)
@@ -52,8 +56,13 @@ extension KVMVCPU {
             }
             if case .stop = action { return }
             if !vcpu.pv.dirty.isEmpty, !applyArchState() { return }
-            // The credit scheduler wants this physical CPU for someone else: queue for it again.
-            if vcpu.preemptRequested.load(ordering: .relaxed), !domain.preempted(vcpu) { return }
+            // The credit scheduler wants this physical CPU for someone else, or the vCPU went down or its
+            // domain was paused: leave the registers where tools can read them, then queue or sleep.
+            if vcpu.preemptRequested.load(ordering: .relaxed) {
+                loadRegisters(&regs)
+                vcpu.willPark(regs)
+                if !domain.preempted(vcpu) { return }
+            }
         }
     }
 

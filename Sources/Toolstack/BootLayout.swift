@@ -1,13 +1,15 @@
 import HyperABI
 
 /// Where Xen's PV domain builder puts each bootstrap element, all page-aligned after the kernel and
-/// 1:1 with PFNs (VA = virt_base + pfn × 4096): p2m list, start_info, the XenStore and console ring pages,
+/// 1:1 with PFNs (VA = virt_base + pfn × 4096): the ramdisk (start_info's module), p2m list, start_info, the XenStore and console ring pages,
 /// page tables (L4 first), boot stack.
 /// The mapped region ends on a 4 MiB boundary with at least 512 KiB of padding after the stack.
 public struct BootLayout: Equatable, Sendable {
     public let virtBase: UInt64
     public let nrPages: Int
     public let kernelPFNs: Range<Int>
+    /// The ramdisk's pages (empty without one).
+    public let modulePFNs: Range<Int>
     public let p2mPFN: Int
     public let p2mPages: Int
     public let startInfoPFN: Int
@@ -21,14 +23,16 @@ public struct BootLayout: Equatable, Sendable {
 
     public func va(_ pfn: Int) -> UInt64 { virtBase &+ UInt64(pfn) << 12 }
 
-    /// Lays out a kernel occupying VAs [kernelStart, kernelEnd) in a domain of `nrPages` pages.
-    public init(virtBase: UInt64, kernelStart: UInt64, kernelEnd: UInt64, nrPages: Int) throws(ToolstackError) {
+    /// Lays out a kernel occupying VAs [kernelStart, kernelEnd) and a ramdisk of `moduleBytes` in a domain
+    /// of `nrPages` pages.
+    public init(virtBase: UInt64, kernelStart: UInt64, kernelEnd: UInt64, nrPages: Int, moduleBytes: Int = 0) throws(ToolstackError) {
         self.virtBase = virtBase
         self.nrPages = nrPages
         let first = Int((kernelStart - virtBase) >> 12)
         let last = Int((kernelEnd - virtBase + 4095) >> 12)
         kernelPFNs = first..<last
-        p2mPFN = last
+        modulePFNs = last..<last + (moduleBytes + 4095) / 4096
+        p2mPFN = modulePFNs.upperBound
         p2mPages = (nrPages * 8 + 4095) / 4096
         startInfoPFN = p2mPFN + p2mPages
         storePFN = startInfoPFN + 1

@@ -22,6 +22,14 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         let handshakeDue = Atomic<Bool>(false)
         /// Held while the service thread works on the domain, and by `detach`.
         let lock = Mutex<Void>(())
+        /// Failures already written to the log (each once).
+        var logged: Set<String> = []
+        /// Every connection's failure now, labelled ("store: …", "xvda: …").
+        var failures: [String] {
+            [store.failure.map { "store: \($0)" }, console.failure.map { "console: \($0)" }].compactMap { $0 }
+                + disks.compactMap { d in d.failure.map { "\(d.spec.virtualDevice): \($0)" } }
+                + vifs.enumerated().compactMap { (i, v) in v.failure.map { "vif\(domain.id).\(i): \($0)" } }
+        }
         init(domain: Domain, store: StoreConnection, console: ConsoleBackend) {
             self.domain = domain; self.store = store; self.console = console
         }
@@ -33,8 +41,12 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
 
-    public init(control: DomainControl) {
+    /// Where connection failures are reported (the hypervisor log).
+    let log: HypervisorLog?
+
+    public init(control: DomainControl, log: HypervisorLog? = nil) {
         self.control = control
+        self.log = log
         self.store = XenStore()
         defer {
             // Dom0's own watches (front-end states of block devices): tokens "vbd:<domid>:<devid>".
@@ -141,6 +153,11 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
                 }
                 d.disks.forEach { $0.service() }
                 d.vifs.forEach { $0.service() }
+                if let log {
+                    for failure in d.failures where d.logged.insert(failure).inserted {
+                        log.add("\(d.domain.label): back-end connection closed: \(failure)", level: "warning")
+                    }
+                }
             }
         }
     }
@@ -159,6 +176,12 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         }
         store.disconnect(domid: id)
         store.releaseDomain(id)
+    }
+
+    /// Keys typed at `hv console`: queued for the guest and moved into its console ring now.
+    public func consoleInput(_ domain: Domain, _ bytes: [UInt8]) {
+        domain.console.input(bytes)
+        signal(domain.id)
     }
 
     /// Why a domain's store, console or disk connections were ended, if they were.

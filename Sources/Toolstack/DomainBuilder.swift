@@ -1,3 +1,4 @@
+import Foundation
 import ELFImage
 import HyperABI
 import Hypervisor
@@ -13,6 +14,8 @@ public struct DomainConfig: Sendable {
     }
     public var name: String
     public var kernel: String
+    /// An initial ramdisk, loaded after the kernel and handed over as start_info's module.
+    public var ramdisk: String?
     public var memoryBytes: Int
     public var cmdline: String
     public var privileged: Privileged
@@ -29,8 +32,8 @@ public struct DomainConfig: Sendable {
     public var vifs: [VifSpec] = []
     public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen,
                 maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0, vcpus: Int = 1, disks: [DiskSpec] = [],
-                vifs: [VifSpec] = []) {
-        self.name = name; self.kernel = kernel; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
+                vifs: [VifSpec] = [], ramdisk: String? = nil) {
+        self.name = name; self.kernel = kernel; self.ramdisk = ramdisk; self.memoryBytes = memoryBytes; self.cmdline = cmdline; self.privileged = privileged
         self.maxMemoryBytes = maxMemoryBytes; self.weight = weight; self.cap = cap; self.vcpus = vcpus; self.disks = disks; self.vifs = vifs
     }
 }
@@ -68,7 +71,18 @@ public struct DomainBuilder {
             throw .invalid(object: "domain \"\(config.name)\"", problem: "command line is \(config.cmdline.utf8.count) bytes; at most \(StartInfoLayout.cmdLineSize - 1) fit in start_info")
         }
         let pages = config.memoryBytes >> 12
-        let layout = try BootLayout(virtBase: image.virtBase, kernelStart: image.kernelStart, kernelEnd: image.kernelEnd, nrPages: pages)
+        var ramdisk: [UInt8] = []
+        if let path = config.ramdisk {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw .invalid(object: "ramdisk \(path)", problem: "cannot be read")
+            }
+            guard data.count < config.memoryBytes / 2 else {
+                throw .invalid(object: "ramdisk \(path)", problem: "\(data.count >> 20) MiB does not fit in half of the domain's \(config.memoryBytes >> 20) MiB")
+            }
+            ramdisk = Array(data)
+        }
+        let layout = try BootLayout(virtBase: image.virtBase, kernelStart: image.kernelStart, kernelEnd: image.kernelEnd, nrPages: pages,
+                                    moduleBytes: ramdisk.count)
         guard (1...SharedInfoLayout.legacyMaxVCPUs).contains(config.vcpus) else {
             throw .invalid(object: "domain \"\(config.name)\"", problem: "vcpus = \(config.vcpus); a domain has 1–\(SharedInfoLayout.legacyMaxVCPUs)")
         }
@@ -90,9 +104,12 @@ public struct DomainBuilder {
         do throws(HypervisorError) {
             try control.setSchedulerCredit(domain, weight: config.weight, cap: config.cap)
             try load(image, into: domain, layout: layout)
+            for (i, pfn) in layout.modulePFNs.enumerated() {
+                try control.write(domain, pfn: pfn, bytes: Array(ramdisk[i * 4096..<min(ramdisk.count, (i + 1) * 4096)]))
+            }
             try writeP2M(domain, layout: layout)
             try writePageTables(domain, layout: layout)
-            try writeStartInfo(domain, layout: layout, cmdline: config.cmdline, ports: ports)
+            try writeStartInfo(domain, layout: layout, cmdline: config.cmdline, ports: ports, moduleBytes: ramdisk.count)
             if let hypercallPage = image.notes.hypercallPage {
                 try control.initHypercallPage(domain, pfn: Int((hypercallPage - image.virtBase) >> 12))
             }
@@ -179,7 +196,7 @@ public struct DomainBuilder {
     }
 
     private func writeStartInfo(_ domain: Domain, layout: BootLayout, cmdline: String,
-                                ports: (store: UInt32, console: UInt32)?) throws(HypervisorError) {
+                                ports: (store: UInt32, console: UInt32)?, moduleBytes: Int) throws(HypervisorError) {
         typealias L = StartInfoLayout
         var page = [UInt8](repeating: 0, count: 4096)
         func put(_ v: UInt64, _ off: Int, _ size: Int = 8) {
@@ -192,6 +209,10 @@ public struct DomainBuilder {
         put(layout.va(layout.ptPFN), L.ptBase)
         put(UInt64(layout.ptFrames), L.nrPTFrames)
         put(layout.va(layout.p2mPFN), L.mfnList)
+        if moduleBytes > 0 {
+            put(layout.va(layout.modulePFNs.lowerBound), L.modStart)
+            put(UInt64(moduleBytes), L.modLen)
+        }
         if let ports {
             put(domain.p2m[layout.storePFN], L.storeMFN)
             put(UInt64(ports.store), L.storeEvtchn, 4)

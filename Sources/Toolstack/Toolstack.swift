@@ -8,11 +8,13 @@ public final class Toolstack: Sendable {
     public var control: DomainControl { hypervisor.control }
     /// XenStore and the console back-end, connected to every domain this toolstack builds.
     public let services: Dom0Services
+    /// Lifecycle and failure messages (`hv dmesg`).
+    public let log: HypervisorLog
     public var builder: DomainBuilder { DomainBuilder(control: control, services: services) }
 
     /// Brings up the hypervisor on KVM with `machineMemoryBytes` of machine memory (sparse) and
     /// `pcpus` physical CPUs for the scheduler to hand out (default: the host's).
-    public init(machineMemoryBytes: Int, pcpus: Int = CreditScheduler.hostCPUs) throws(ToolstackError) {
+    public init(machineMemoryBytes: Int, pcpus: Int = CreditScheduler.hostCPUs, log: HypervisorLog = HypervisorLog(echo: false)) throws(ToolstackError) {
         guard pcpus >= 1 else { throw .invalid(object: "pcpus", problem: "\(pcpus) physical CPUs: need at least 1") }
         HostUsage.raiseOpenFileLimit()
         do {
@@ -23,7 +25,8 @@ public final class Toolstack: Sendable {
         } catch {
             throw .hypervisor(error)
         }
-        services = Dom0Services(control: hypervisor.control)
+        self.log = log
+        services = Dom0Services(control: hypervisor.control, log: log)
     }
 
     /// Builds a domain and leaves it paused.

@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
             print("  \(pad(d.id, 2))  \(pad(d.name, 12))  \(pad(state, 20))  \(pad(ExitStatus.code(for: d.state), 4))  \(pad(v.hypercallTotal, 10))  \(pad(v.exits.load(ordering: .relaxed), 5))  \(pad("\(d.nrPages >> 8) MiB", 7))  \(pad(d.memoryStats.populated, 9))  \(pad(d.memoryStats.balloonedOut, 9))  \(d.memoryStats.pageTables)")
         }
         for d in domains {
-            for (nr, count) in d.vcpus[0].hypercallCounts {
+            for (nr, count, _) in d.vcpus[0].hypercallCounts {
                 let name = nr.flatMap { HyperABIName.of($0) } ?? (nr.map { "#\($0)" } ?? "≥64")
                 print("    \(d.name): \(name) ×\(count)")
             }
