@@ -1,6 +1,7 @@
 # The two commands of the README:
 #
-#   make demo   install what is missing, build the hypervisor and the sample guests, run the demo
+#   make demo   install what is missing, build the hypervisor and the sample guests, then open the
+#               Dom0 shell with the demo domains (on a terminal) or run the scripted demo
 #   make test   install what is missing, build everything, run every test (KVM tests boot real guests)
 #
 # Other targets: deps (install libelf-dev and pkg-config when missing), build, images, bench, clean.
@@ -10,8 +11,9 @@ HV    := .build/release/hv
 
 .PHONY: demo test deps build images bench clean
 
+# On a terminal: the Dom0 shell with the demo domains; without one (CI, a pipe): the scripted tour.
 demo: build
-	$(HV) demo
+	@if [ -t 0 ] && [ -t 1 ]; then $(HV) shell --demo; else $(HV) demo; fi
 
 test: deps images
 	$(SWIFT) build          # hv too: the command-line tests run it

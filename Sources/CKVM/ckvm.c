@@ -181,3 +181,18 @@ int ckvm_kick(struct kvm_run *run, pthread_t thread, int signo) {
     int r = pthread_kill(thread, signo);
     return r == 0 ? 0 : -r;
 }
+
+int ckvm_set_vm_clock(int vm, uint64_t ns) {
+    struct kvm_clock_data d;
+    memset(&d, 0, sizeof d);
+    d.clock = ns;
+    return ioctl(vm, KVM_SET_CLOCK, &d) < 0 ? -errno : 0;
+}
+
+int ckvm_get_xsave(int vcpu, void *area4k) {
+    return ioctl(vcpu, KVM_GET_XSAVE, area4k) < 0 ? -errno : 0;
+}
+
+int ckvm_set_xsave(int vcpu, const void *area4k) {
+    return ioctl(vcpu, KVM_SET_XSAVE, area4k) < 0 ? -errno : 0;
+}

@@ -92,20 +92,24 @@ extension Domain {
     func grow(_ pages: Int, at gpfn: UInt64?) throws(XenErrno) -> [UInt64] {
         guard let frames = hypervisor?.frames else { throw .ENOMEM }
         return try withMMU { (_) throws(XenErrno) -> [UInt64] in
-            let p2m = p2mState.withLock { $0 }
-            guard p2m.reduce(0, { $1 == PVLayout.invalidMFN ? $0 : $0 + 1 }) + pages <= maxPages else { throw .ENOMEM }
-            var pfns: [Int] = []
-            if let gpfn {
-                guard gpfn < UInt64(maxPages), Int(gpfn) + pages <= maxPages else { throw .EINVAL }
-                pfns = (Int(gpfn)..<Int(gpfn) + pages).map { $0 }
-                for pfn in pfns where pfn < p2m.count && p2m[pfn] != PVLayout.invalidMFN { throw .EBUSY }
-            } else {
-                var pfn = 0
-                while pfns.count < pages && pfn < maxPages {
-                    if pfn >= p2m.count || p2m[pfn] == PVLayout.invalidMFN { pfns.append(pfn) }
-                    pfn += 1
+            let limit = maxPages
+            // Read in place: a copy of the P2M alive across the update below would be copied again by it.
+            let pfns = try p2mState.withLock { (p2m) throws(XenErrno) -> [Int] in
+                guard p2m.reduce(0, { $1 == PVLayout.invalidMFN ? $0 : $0 + 1 }) + pages <= limit else { throw .ENOMEM }
+                var pfns: [Int] = []
+                if let gpfn {
+                    guard gpfn < UInt64(limit), Int(gpfn) + pages <= limit else { throw .EINVAL }
+                    pfns = (Int(gpfn)..<Int(gpfn) + pages).map { $0 }
+                    for pfn in pfns where pfn < p2m.count && p2m[pfn] != PVLayout.invalidMFN { throw .EBUSY }
+                } else {
+                    var pfn = 0
+                    while pfns.count < pages && pfn < limit {
+                        if pfn >= p2m.count || p2m[pfn] == PVLayout.invalidMFN { pfns.append(pfn) }
+                        pfn += 1
+                    }
+                    guard pfns.count == pages else { throw .ENOMEM }
                 }
-                guard pfns.count == pages else { throw .ENOMEM }
+                return pfns
             }
             let mfns: [UInt64]
             do { mfns = try frames.allocate(pages, for: id) } catch { throw .ENOMEM }

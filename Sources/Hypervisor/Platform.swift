@@ -1,3 +1,4 @@
+import Foundation
 /// What the core needs from the machinery that runs guest code (KVM in production, a fake in tests).
 public protocol Platform: AnyObject, Sendable {
     /// A short name for logs, e.g. "kvm".
@@ -26,6 +27,20 @@ public protocol VirtualMachine: AnyObject, Sendable {
     func mapFrames(_ mfns: [UInt64]) throws(HypervisorError)
     /// Makes frames the domain gave back unreachable again (before they are freed).
     func unmapFrames(_ mfns: [UInt64])
+    /// A quiescent vCPU's FPU/SSE/AVX state, for save (nil: the platform keeps none).
+    func extendedState(_ vcpu: VCPU) -> Data?
+    /// Loads saved extended state into a vCPU that has not started.
+    func setExtendedState(_ vcpu: VCPU, _ state: Data) throws(HypervisorError)
+    /// Sets the guest's system time to `nanoseconds` now; returns the new `systemTimeOffset`.
+    func setSystemTime(_ nanoseconds: UInt64) throws(HypervisorError) -> Int64
+}
+
+extension VirtualMachine {
+    public func extendedState(_ vcpu: VCPU) -> Data? { nil }
+    public func setExtendedState(_ vcpu: VCPU, _ state: Data) throws(HypervisorError) {}
+    public func setSystemTime(_ nanoseconds: UInt64) throws(HypervisorError) -> Int64 {
+        throw HypervisorError(.ENOSYS, "platform", "set the guest clock", "not supported by this platform")
+    }
 }
 
 /// The state a vCPU starts in (the part of Xen's `vcpu_guest_context` this hypervisor uses so far).

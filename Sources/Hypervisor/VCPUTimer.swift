@@ -34,6 +34,9 @@ final class VCPUTimer: @unchecked Sendable {
         }
     }
 
+    /// The one-shot deadline and the period, as set (for save).
+    var settings: (singleshot: UInt64?, period: UInt64?) { state.withLock { ($0.singleshot, $0.period) } }
+
     /// The next deadline as host monotonic time, for a vCPU that parks until then.
     var nextHostDeadline: UInt64? {
         nextDeadline.map { UInt64(bitPattern: Int64(bitPattern: $0) &- vcpu.domain.systemTimeOffset) }

@@ -1,4 +1,5 @@
 import CKVM
+import Foundation
 import Glibc
 import Hypervisor
 import Synchronization
@@ -73,5 +74,32 @@ final class KVMVirtualMachine: VirtualMachine, @unchecked Sendable {
     func destroy() {
         vcpus.forEach { $0.close() }
         Glibc.close(fd)
+    }
+}
+
+extension KVMVirtualMachine {
+    /// KVM_GET_XSAVE of a vCPU that is not in KVM_RUN (parked, or never started).
+    func extendedState(_ vcpu: VCPU) -> Data? {
+        guard vcpu.id < vcpus.count else { return nil }
+        var area = [UInt8](repeating: 0, count: 4096)
+        guard area.withUnsafeMutableBytes({ ckvm_get_xsave(vcpus[vcpu.id].fd, $0.baseAddress) }) == 0 else { return nil }
+        return Data(area)
+    }
+
+    func setExtendedState(_ vcpu: VCPU, _ state: Data) throws(HypervisorError) {
+        guard vcpu.id < vcpus.count, state.count == 4096 else {
+            throw HypervisorError(.EINVAL, label, "load vcpu \(vcpu.id)'s extended state", "\(state.count) bytes, expected 4096")
+        }
+        let r = state.withUnsafeBytes { ckvm_set_xsave(vcpus[vcpu.id].fd, $0.baseAddress) }
+        guard r == 0 else { throw HypervisorError(errno: -r, label, "KVM_SET_XSAVE vcpu \(vcpu.id)") }
+    }
+
+    /// KVM_SET_CLOCK: kvmclock (the guest's Xen system time) reads `nanoseconds` from now on.
+    func setSystemTime(_ nanoseconds: UInt64) throws(HypervisorError) -> Int64 {
+        let r = ckvm_set_vm_clock(fd, nanoseconds)
+        guard r == 0 else { throw HypervisorError(errno: -r, label, "KVM_SET_CLOCK") }
+        let clock = ckvm_vm_clock(fd)
+        guard clock >= 0 else { throw HypervisorError(errno: Int32(-clock), label, "KVM_GET_CLOCK") }
+        return clock - Int64(bitPattern: monotonicNanos())
     }
 }

@@ -52,6 +52,8 @@ public struct ControlReply: Sendable {
     public var error: String?
     /// The connection becomes a raw byte stream after this reply.
     public var stream: Bool
+    /// Not the answer yet: a progress message (`text`); the reply follows.
+    public var progress = false
 
     public init(exit: Int32 = 0, text: String = "", json: Data? = nil, error: String? = nil, stream: Bool = false) {
         self.exit = exit; self.text = text; self.json = json; self.error = error; self.stream = stream
@@ -60,9 +62,16 @@ public struct ControlReply: Sendable {
     /// A failed command: the message and the status (1 unless the usage was wrong: 64).
     public static func failure(_ message: String, exit: Int32 = 1) -> ControlReply { ControlReply(exit: exit, error: message) }
 
+    /// A progress line sent before the reply of a long verb (save, restore).
+    public static func progress(_ message: String) -> ControlReply {
+        var r = ControlReply(text: message)
+        r.progress = true
+        return r
+    }
+
     /// One line of JSON: the envelope with the result embedded as it was encoded.
     public func encodedLine() -> Data {
-        var out = Data("{\"exit\":\(exit),\"stream\":\(stream),\"text\":".utf8)
+        var out = Data("{\"exit\":\(exit),\"stream\":\(stream),\"progress\":\(progress),\"text\":".utf8)
         out += (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
         if let error { out += Data(",\"error\":".utf8) + ((try? JSONEncoder().encode(error)) ?? Data("\"\"".utf8)) }
         if let json { out += Data(",\"json\":".utf8) + json }
@@ -78,6 +87,7 @@ public struct ControlReply: Sendable {
         self.text = text
         self.error = object["error"] as? String
         self.stream = object["stream"] as? Bool ?? false
+        self.progress = object["progress"] as? Bool ?? false
         if let json = object["json"] {
             self.json = try? JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed])
         } else {

@@ -51,7 +51,8 @@ public final class ControlServer: @unchecked Sendable {
                 streamConsole(m.domain, client)
                 return
             }
-            guard client.write(ControlVerbs.execute(request, manager: manager).encodedLine()) else { return }
+            let reply = ControlVerbs.execute(request, manager: manager) { message in client.write(ControlReply.progress(message).encodedLine()) }
+            guard client.write(reply.encodedLine()) else { return }
         }
     }
 

@@ -49,6 +49,8 @@ public struct VerbCall: Sendable {
     public let cwd: String
     public let json: Bool
     let verb: ControlVerb
+    /// Sends a progress line to the client before the reply (long verbs).
+    let progress: @Sendable (String) -> Void
 
     func has(_ names: String...) -> Bool { names.contains { flags.contains($0) } }
     func option(_ names: String...) -> String? { names.lazy.compactMap { options[$0] }.first }
@@ -82,19 +84,20 @@ public struct VerbCall: Sendable {
 
 /// Every verb the daemon answers, and the dispatcher from a request to a reply.
 public enum ControlVerbs {
-    public static let all: [ControlVerb] = domainVerbs + inspectionVerbs + xenStoreVerbs + [helpVerb]
+    public static let all: [ControlVerb] = domainVerbs + saveVerbs + inspectionVerbs + xenStoreVerbs + [helpVerb]
 
     public static func named(_ name: String) -> ControlVerb? { all.first { $0.name == name } }
 
     /// Runs a request's verb in `manager` (everything but the console stream).
-    public static func execute(_ request: ControlRequest, manager: DomainManager) -> ControlReply {
+    public static func execute(_ request: ControlRequest, manager: DomainManager,
+                               progress: @escaping @Sendable (String) -> Void = { _ in }) -> ControlReply {
         guard request.protocol == ControlProtocol.version else {
             return .failure("this client speaks control protocol \(request.protocol); the daemon speaks \(ControlProtocol.version): use the hv binary the daemon runs", exit: 2)
         }
         guard let name = request.argv.first else { return .failure("no verb given (hv help lists them)", exit: 64) }
         guard let verb = named(name) else { return .failure("unknown verb \"\(name)\" (hv help lists them)", exit: 64) }
         do throws(VerbFailure) {
-            let call = try parse(verb, Array(request.argv.dropFirst()), manager: manager, cwd: request.cwd, json: request.json)
+            let call = try parse(verb, Array(request.argv.dropFirst()), manager: manager, cwd: request.cwd, json: request.json, progress: progress)
             return try verb.run(call)
         } catch {
             return .failure(error.message, exit: error.exit)
@@ -102,7 +105,8 @@ public enum ControlVerbs {
     }
 
     /// Splits arguments into flags, options (`-o V`, `--opt V`, `--opt=V`) and positionals, checking each.
-    static func parse(_ verb: ControlVerb, _ args: [String], manager: DomainManager, cwd: String, json: Bool) throws(VerbFailure) -> VerbCall {
+    static func parse(_ verb: ControlVerb, _ args: [String], manager: DomainManager, cwd: String, json: Bool,
+                      progress: @escaping @Sendable (String) -> Void) throws(VerbFailure) -> VerbCall {
         var positional: [String] = [], flags: Set<String> = [], options: [String: String] = [:]
         var json = json
         var i = 0
@@ -130,7 +134,8 @@ public enum ControlVerbs {
         guard verb.positional.contains(positional.count) else {
             throw .usage(verb, positional.count < verb.positional.lowerBound ? "missing arguments" : "too many arguments")
         }
-        return VerbCall(manager: manager, positional: positional, flags: flags, options: options, cwd: cwd, json: json, verb: verb)
+        return VerbCall(manager: manager, positional: positional, flags: flags, options: options, cwd: cwd, json: json, verb: verb,
+                        progress: progress)
     }
 
     static let helpVerb = ControlVerb("help", "[VERB]", "List the verbs, or explain one.", positional: 0...1) { call throws(VerbFailure) in

@@ -16,6 +16,8 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         let domain: Domain
         let store: StoreConnection
         let console: ConsoleBackend
+        /// Where the builder put the store and console rings (a save file records them).
+        var ringPFNs: (store: Int, console: Int) = (0, 0)
         var disks: [BlockBackend] = []
         var vifs: [NetworkBackend] = []
         /// A front-end's xenbus state changed (set from Dom0's watch, taken by the service thread).
@@ -76,7 +78,9 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
             let consoleChannel = try control.openDom0Channel(domain) { [weak self] in self?.signal(id) }
             let connection = StoreConnection(domid: id, page: storePage, channel: storeChannel, store: store)
             let console = ConsoleBackend(page: consolePage, console: domain.console, channel: consoleChannel)
-            devices.withLock { $0[id] = Devices(domain: domain, store: connection, console: console) }
+            let entry = Devices(domain: domain, store: connection, console: console)
+            entry.ringPFNs = (storePFN, consolePFN)
+            devices.withLock { $0[id] = entry }
             store.connect(domid: id) { [weak self, weak connection] message in
                 connection?.queue(message)
                 self?.signal(id)
@@ -85,7 +89,8 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
             let base = "/local/domain/\(id)"
             for (path, value) in [("store/port", "\(storeChannel.guestPort)"), ("store/ring-ref", "1"),
                                   ("console/port", "\(consoleChannel.guestPort)"), ("console/ring-ref", "0"),
-                                  ("console/state", "4"), ("console/type", "xenconsoled")] {
+                                  ("console/state", "4"), ("console/type", "xenconsoled"),
+                                  ("memory/static-max", "\(domain.maxPages * 4)"), ("memory/target", "\(domain.populatedPages * 4)")] {
                 // Dom0's nodes: the guest reads them but cannot change them (as libxl writes them).
                 try? store.write("\(base)/\(path)", Array(value.utf8))
                 try? store.setPermissions("\(base)/\(path)", [XenStorePermission(.none, DomainID.dom0), XenStorePermission(.read, id)])
@@ -176,6 +181,12 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         }
         store.disconnect(domid: id)
         store.releaseDomain(id)
+    }
+
+    /// The PFNs of a domain's store and console rings, and the guest ports of their channels.
+    public func rings(_ id: UInt16) -> (storePFN: Int, consolePFN: Int, storePort: UInt32, consolePort: UInt32)? {
+        guard let d = devices.withLock({ $0[id] }) else { return nil }
+        return d.lock.withLock { _ in (d.ringPFNs.store, d.ringPFNs.console, d.store.channel.guestPort, d.console.channel.guestPort) }
     }
 
     /// Keys typed at `hv console`: queued for the guest and moved into its console ring now.

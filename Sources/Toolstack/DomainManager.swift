@@ -87,16 +87,24 @@ public final class DomainManager: @unchecked Sendable {
             throw .invalid(object: "domain \"\(config.name)\"", problem: "a domain of that name is already running; pick another name")
         }
         let d = try toolstack.create(config)
+        try adopt(d, config: config, policy: policy, restarts: restarts) { () throws(ToolstackError) in try toolstack.start(d) }
+        log.add("\(d.label): created (\(config.memoryBytes >> 20) MiB, \(config.vcpus) vcpu\(config.vcpus == 1 ? "" : "s"), \(config.kernel))")
+        return d
+    }
+
+    /// Takes a built domain under management, starts it with `start` and watches for its end; a start
+    /// that fails destroys it.
+    func adopt(_ d: Domain, config: DomainConfig, policy: LifecyclePolicy, restarts: [Date] = [],
+               start: () throws(ToolstackError) -> Void) throws(ToolstackError) {
         let m = Managed(domain: d, config: config, policy: policy, created: Date(), restarts: restarts)
         live.withLock { $0[d.id] = m }
         do {
-            try toolstack.start(d)
+            try start()
         } catch {
             _ = live.withLock { $0.removeValue(forKey: d.id) }
             toolstack.destroy(d)
             throw error
         }
-        log.add("\(d.label): created (\(config.memoryBytes >> 20) MiB, \(config.vcpus) vcpu\(config.vcpus == 1 ? "" : "s"), \(config.kernel))")
         let thread = Thread { [weak self] in
             d.waitUntilFinished()
             self?.domainEnded(m)
@@ -104,15 +112,19 @@ public final class DomainManager: @unchecked Sendable {
         thread.name = "watch-\(d.id)"
         thread.stackSize = 256 << 10
         thread.start()
-        return d
+    }
+
+    /// Marks a domain as being ended by Dom0 (no lifecycle action follows) and ends it.
+    func destroyQuietly(_ d: Domain) {
+        _ = destroying.withLock { $0.insert(ObjectIdentifier(d)) }
+        toolstack.destroy(d)
+        d.waitUntilFinished()
     }
 
     /// Ends a domain now and waits until its memory is back (xl destroy). An ended domain's record is dropped.
     public func destroy(_ text: String) throws(ToolstackError) -> String {
         if let m = find(text) {
-            _ = destroying.withLock { $0.insert(ObjectIdentifier(m.domain)) }
-            toolstack.destroy(m.domain)
-            m.domain.waitUntilFinished()
+            destroyQuietly(m.domain)
             return "destroyed \(m.domain.label)"
         }
         let removed = endedList.withLock { list -> EndedDomain? in

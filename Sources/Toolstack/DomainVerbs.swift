@@ -186,9 +186,9 @@ extension ControlVerbs {
             let sample = call.manager.topSample()
             return call.reply(renderTop(sample), sample)
         },
-        ControlVerb("console", "DOM", "Attach to a domain's console: its log so far, then live output; keys go to the guest. Ctrl-] detaches.",
-                    detail: "Several readers may watch one console. For a domain that ended, prints what it wrote.",
-                    positional: 1...1) { call throws(VerbFailure) in
+        ControlVerb("console", "DOM [--log]", "Attach to a domain's console: its log so far, then live output; keys go to the guest. Ctrl-] detaches.",
+                    detail: "Several readers may watch one console. --log prints what it has written so far and exits (also for a domain that ended).",
+                    flags: ["--log"], positional: 1...1) { call throws(VerbFailure) in
             // The streaming part is the server's; here only a domain that ended (its log, once).
             if call.manager.find(call.positional[0]) == nil, let e = call.manager.findEnded(call.positional[0]) {
                 return call.reply(String(decoding: e.consoleLog, as: UTF8.self), ["log": String(decoding: e.consoleLog, as: UTF8.self)])

@@ -64,6 +64,20 @@ extension XenStore {
         try locked { (s) throws(XenStoreError) in try s.addWatch(path.utf8, Array(token.utf8), .dom0) }
     }
 
+    /// A domain's watches as it set them: the path as given (relative ones without their home) and the token.
+    public func watches(of domid: UInt16) -> [(path: String, token: [UInt8])] {
+        state.withLock { s in
+            s.watches.filter { $0.domid == domid }.map { w in
+                (w.relativeTo.map { String(w.path.dropFirst($0.count)) } ?? w.path, w.token)
+            }
+        }
+    }
+
+    /// Sets a watch for `domid` as if it had sent WATCH (a restored domain's watches); it fires once.
+    public func watch(for domid: UInt16, path: String, token: [UInt8]) throws(XenStoreError) {
+        try locked { (s) throws(XenStoreError) in try s.addWatch(path.utf8, token, XenStoreCaller(domid: domid)) }
+    }
+
     /// Removes one of Dom0's watches.
     public func unwatch(path: String, token: String) throws(XenStoreError) {
         try locked { (s) throws(XenStoreError) in try s.removeWatch(path.utf8, Array(token.utf8), .dom0) }

@@ -29,8 +29,12 @@ final class ControlConnection {
     /// Sends one request and waits for its reply; nil if the daemon went away.
     func call(_ argv: [String], json: Bool = false) -> ControlReply? {
         guard let request = try? JSONEncoder().encode(ControlRequest(argv: argv, json: json)),
-              socket.write(request + Data("\n".utf8)), let line = socket.readLine() else { return nil }
-        return ControlReply(line: line)
+              socket.write(request + Data("\n".utf8)) else { return nil }
+        while let line = socket.readLine(), let reply = ControlReply(line: line) {
+            guard reply.progress else { return reply }
+            report(reply.text)            // progress goes to standard error, the answer to standard output
+        }
+        return nil
     }
 }
 
@@ -60,7 +64,7 @@ enum ControlClient {
         let json = argv.contains("--json")
         switch verb.name {
         case "top" where !json: return Top.run(connection, argv: argv)
-        case "console": return ConsoleAttach.run(connection, argv: argv)
+        case "console" where !argv.contains("--log"): return ConsoleAttach.run(connection, argv: argv)
         default: break
         }
         guard let reply = connection.call(argv, json: json) else {

@@ -13,7 +13,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let images = ["hello-c", "hello-swift", "faults", "traps"].map { defaultImagePath($0) }
-        for path in images + ["pingpong", "spinner", "smp", "chan-producer", "chan-consumer"].map(defaultImagePath) where !FileManager.default.fileExists(atPath: path) {
+        for path in images + ["pingpong", "spinner", "smp", "chan-producer", "chan-consumer", "timer", "agent"].map(defaultImagePath) where !FileManager.default.fileExists(atPath: path) {
             report("hv: \(path) is missing: build the images with `make -C Images` (or run `make demo`)")
             throw ExitCode(1)
         }
@@ -75,11 +75,50 @@ struct Demo: ParsableCommand {
             for line in d.console.text.split(separator: "\n") where line.contains("bytes in") { print("  \(line)") }
         }
 
+        step("8. The Dom0 toolstack: domains from xl.cfg files, inspected, ballooned, saved and restored (hv create, list, pagetable, mem-set, save, restore)")
+        try toolstackTour()
+
         if !noBench {
-            step("8. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
+            step("9. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
             try Bench.parse(["hypercall", "--calls", "5000", "--rounds", "1"]).run()
         }
         step("Done. Try: hv run Images/build/hello-c.elf --cmdline 'hello', hv bench all, hv --help")
+    }
+
+    /// Runs the shell's verbs against an in-process daemon and prints what a user would see.
+    private func toolstackTour() throws {
+        let dir = NSTemporaryDirectory() + "hv-demo-tour-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let host = try DaemonHost(socket: dir + "/control.sock", machineMemory: ByteSize(bytes: 512 << 20), pcpus: CreditScheduler.hostCPUs, echoLog: false)
+        defer { host.shutdown() }
+        try "name = \"ticker\"\nkernel = \"\(defaultImagePath("timer"))\"\nmemory = 32\ncmdline = \"count period_ms=100\"\n"
+            .write(toFile: dir + "/ticker.cfg", atomically: false, encoding: .utf8)
+        try "name = \"agent\"\nkernel = \"\(defaultImagePath("agent"))\"\nmemory = 64\nmaxmem = 64\n"
+            .write(toFile: dir + "/agent.cfg", atomically: false, encoding: .utf8)
+        func hv(_ argv: [String]) {
+            print("hv> " + argv.joined(separator: " "))
+            let reply = ControlVerbs.execute(ControlRequest(argv: argv, cwd: dir), manager: host.manager)
+            let text = reply.error.map { "error: " + $0 } ?? reply.text
+            if !text.isEmpty { print(text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")) }
+            flushStandardOutput()
+        }
+        hv(["create", "ticker.cfg"])
+        hv(["create", "agent.cfg"])
+        Thread.sleep(forTimeInterval: 0.5)
+        hv(["list"])
+        hv(["pagetable", "ticker", "0x400000"])
+        hv(["mem-set", "agent", "32m"])
+        Thread.sleep(forTimeInterval: 2)
+        hv(["list"])
+        hv(["save", "ticker", "ticker.save"])
+        hv(["restore", "ticker.save"])
+        Thread.sleep(forTimeInterval: 0.5)
+        if let ticker = host.manager.find("ticker") {
+            let ticks = ticker.domain.console.text.split(separator: "\n").filter { $0.contains("tick") }.suffix(2)
+            print("  ticker's console after the restore: " + ticks.joined(separator: " / "))
+        }
+        hv(["dmesg"])
     }
 
     private func step(_ title: String) {

@@ -46,6 +46,8 @@ struct Shell: ParsableCommand {
             for line in command.split(separator: ";") { _ = execute(String(line)) }
             return
         }
+        // Ctrl-C between lines must not end the shell (and the domains it hosts): the editor and top take it as a key.
+        signal(SIGINT, SIG_IGN)
         print("Type help for the verbs, help VERB for one, exit to leave. Tab completes verbs, domains and paths.")
         flushStandardOutput()
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/tmp"

@@ -200,7 +200,7 @@ extension KVMIntegration {
             #expect(long.out.contains("faulty") && long.out.contains("unhandled #GP"), "\(long.out)")
             #expect(try d.hv("list").out.contains("faulty"))                     // preserved: still listed
             #expect(try d.hv("dmesg").out.contains("on_crash = preserve"))
-            #expect(try d.hv("console", "faulty").out.contains("faults:"))
+            #expect(try d.hv("console", "faulty", "--log").out.contains("faults:"))
             #expect(try d.hv("destroy", "faulty").status == 0)                   // drops the record
             #expect(!(try d.hv("list").out.contains("faulty")))
 
@@ -208,6 +208,87 @@ extension KVMIntegration {
             #expect(try d.hv("create", restart).status == 0)
             #expect(try d.eventually { try d.hv("dmesg").out.contains("restarted as domain") })
             #expect(try d.eventually { try d.hv("dmesg").out.contains("not restarting it again") })   // a crash loop is stopped
+        }
+
+        /// The highest "timer: tick N" in a console text.
+        static func lastTick(_ text: String) -> Int {
+            text.split(separator: "\n").compactMap { line -> Int? in
+                guard let r = line.range(of: "timer: tick ") else { return nil }
+                return Int(line[r.upperBound...].prefix { $0.isNumber })
+            }.max() ?? 0
+        }
+
+        @Test func saveAndRestoreKeepATimerCountingAlsoInANewDaemon() throws {
+            var d = try DaemonProcess()
+            let cfg = try d.config("tick", "name = \"tick\"\nkernel = \"\(try imagePath("timer"))\"\nmemory = 32\ncmdline = \"count period_ms=20\"\n")
+            #expect(try d.hv("create", cfg).status == 0)
+            #expect(try d.eventually { Self.lastTick(try d.hv("console", "tick", "--log").out) >= 5 })
+            let file = d.dir + "/tick.save"
+            let saved = try d.hv("save", "tick", file)
+            #expect(saved.status == 0, "\(saved.err)")
+            #expect(saved.out.contains("saved domain 1 (tick)"))
+            #expect(try d.domains().isEmpty)                                   // saved and destroyed, as xl save
+            let before = Self.lastTick(try d.hv("console", "tick", "--log").out)        // the ended domain's log
+            #expect(before >= 5)
+            let restored = try d.hv("restore", file)
+            #expect(restored.status == 0, "\(restored.err)")
+            #expect(try d.eventually { Self.lastTick(try d.hv("console", "tick", "--log").out) >= before + 5 }, "it counts on from \(before)")
+            let log = try d.hv("console", "tick", "--log").out
+            #expect(!log.contains("FAILED"))
+
+            // A checkpoint (-c) survives the daemon's end; a new daemon restores it next to another domain.
+            let checkpoint = d.dir + "/tick-checkpoint.save"
+            #expect(try d.hv("save", "tick", checkpoint, "-c").status == 0)
+            #expect(try d.domains().count == 1)                                 // still running
+            let atCheckpoint = Self.lastTick(try d.hv("console", "tick", "--log").out)
+            let keep = d.dir + "-kept.save"
+            try FileManager.default.copyItem(atPath: checkpoint, toPath: keep)
+            defer { try? FileManager.default.removeItem(atPath: keep) }
+            d.stop()
+            d = try DaemonProcess(memory: "768M")
+            let other = try d.config("idle", "name = \"first\"\nkernel = \"\(try imagePath("idle"))\"\nmemory = 64\n")
+            #expect(try d.hv("create", other).status == 0)                    // takes the frames tick had
+            #expect(try d.hv("restore", keep).status == 0)
+            #expect(try d.eventually { Self.lastTick(try d.hv("console", "tick", "--log").out) >= atCheckpoint + 5 })
+
+            // A file from another format version is refused with that reason, and so is garbage.
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: keep)))
+            bytes[8] = 2
+            let other2 = d.dir + "/v2.save"
+            try Data(bytes).write(to: URL(fileURLWithPath: other2))
+            let refused = try d.hv("restore", other2, "--name", "t2")
+            #expect(refused.status == 1)
+            #expect(refused.err.contains("format version 2; this hv reads version 1"), "\(refused.err)")
+            #expect(try d.hv("restore", other).err.contains("not an hv save file"))     // a config is not a save file
+            #expect(try d.domains().count == 2)
+        }
+
+        @Test func theAgentBalloonsEchoesAndShutsDownWhenAsked() throws {
+            let d = try DaemonProcess()
+            let cfg = try d.config("agent", "name = \"agent\"\nkernel = \"\(try imagePath("agent"))\"\nmemory = 64\nmaxmem = 64\n")
+            #expect(try d.hv("create", cfg).status == 0)
+            #expect(try d.eventually { try d.hv("console", "agent", "--log").out.contains("agent: ready") })
+            #expect(try d.hv("mem-set", "agent", "32m").status == 0)
+            #expect(try d.eventually(60) { (try d.domains().first?["memoryKiB"] as? Int ?? 0) <= 32 << 10 }, "the balloon moved")
+            #expect(try d.hv("mem-set", "agent", "128m").err.contains("maxmem"))
+
+            let console = try PseudoTerminal(executable: try hvBinary().path, arguments: ["console", "agent"], environment: ["HV_SOCKET": d.socket])
+            defer { console.terminate() }
+            #expect(console.read(until: "Escape character", timeout: 20) != nil)
+            #expect(console.read(until: "agent: ready", timeout: 20) != nil)  // the log so far comes first
+            console.send("hello, dom0\r")
+            #expect(console.read(until: "agent: echo hello, dom0", timeout: 20) != nil, "\(console.output)")
+            console.send("\u{1d}")                                           // Ctrl-] detaches
+            #expect(console.waitForExit(timeout: 20) == 0)
+            #expect(try d.domains().count == 1)                                 // the domain runs on
+
+            #expect(try d.hv("reboot", "agent").status == 0)                   // on_reboot = restart (xl's default)
+            #expect(try d.eventually { try d.hv("dmesg").out.contains("restarted as domain 2 (agent)") })
+            #expect(try d.eventually { try d.hv("console", "agent", "--log").out.contains("agent: ready") })
+            let down = try d.hv("shutdown", "agent", "-w")
+            #expect(down.status == 0, "\(down.err)")
+            #expect(down.out.contains("shutdown (poweroff)"))
+            #expect(try d.domains().isEmpty)
         }
 
         @Test func theShellRunsVerbsWithCompletionThroughAPseudoTerminal() throws {

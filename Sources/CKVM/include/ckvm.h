@@ -47,6 +47,11 @@ int ckvm_set_cr3(int vcpu, uint64_t cr3);
 int ckvm_set_pvclock(int vcpu, uint64_t gpa);
 /// The VM's kvmclock now, in ns (KVM_GET_CLOCK); -errno on failure (as a negative value).
 int64_t ckvm_vm_clock(int vm);
+/* KVM_SET_CLOCK: the VM's kvmclock reads `ns` from now on (a restored domain's time continues). */
+int ckvm_set_vm_clock(int vm, uint64_t ns);
+/* KVM_GET_XSAVE / KVM_SET_XSAVE with a 4096-byte struct kvm_xsave (FPU, SSE, AVX state). */
+int ckvm_get_xsave(int vcpu, void *area4k);
+int ckvm_set_xsave(int vcpu, const void *area4k);
 /// Drops every cached translation of the VM (shadow pages) by adding and removing a one-page memory slot
 /// at `gpa` backed by `host`: host writes to live guest page tables become visible; -errno on failure.
 int ckvm_zap_translations(int vm, uint64_t gpa, void *host);
