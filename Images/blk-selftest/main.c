@@ -30,6 +30,18 @@
  * disk), wait (after the flush: print "blk-selftest: flushed, waiting"
  * and block forever, for a kill -9 durability test).
  *
+ * mode=random [ops=N] (hv bench blk; a read-write disk): instead of all
+ * the above, N (default 4096) writes of one 4 KiB block each at random
+ * block-aligned offsets of the region, then N reads of one block at the
+ * same offsets in the same order, one request at a time (queue depth 1:
+ * gk_blk_read/write return when their request is answered). Offsets:
+ * block splitmix64(k) mod (region / 8) for k = 0 .. N-1, splitmix64
+ * started from state seed * 0x9e3779b97f4a7c15 (the host's baseline in
+ * BlockBenchmarks.swift draws the same). Block b's first 16 bytes hold
+ * b and ~b (little-endian), the rest 0x5a, so each read is checked.
+ * Prints "blk-selftest: random 4 KiB x <N>: write <w> IOPS, read <r>
+ * IOPS (<us> / <us> us each)", the counters, closes and powers off.
+ *
  * Any unexpected answer: `blk-selftest: FAIL <what> (<rc>)` and a crash.
  */
 #include <guestkit/guestkit.h>
@@ -154,6 +166,91 @@ static uint64_t read_region(int check)
         h = fnv1a(h, buf, n * SECTOR);
     }
     return h;
+}
+
+/* ---- random 4 KiB blocks (mode=random) ---------------------------------------------- */
+
+#define BLOCK           4096UL
+#define BLOCK_SECTORS   (BLOCK / SECTOR)
+
+/* The next output of splitmix64 (see the pattern above). */
+static uint64_t splitmix64(uint64_t *state)
+{
+    *state += GAMMA;
+    uint64_t z = *state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void tag_block(uint8_t *dst, uint64_t block)
+{
+    uint64_t not_block = ~block;
+    memcpy(dst, &block, 8);
+    memcpy(dst + 8, &not_block, 8);
+}
+
+/* Operations per second, for `ops` in `ns`. */
+static unsigned long per_second(uint64_t ops, uint64_t ns)
+{
+    return (unsigned long)(ops * GK_NS_PER_SEC / (ns ? ns : 1));
+}
+
+/* "<us>.<tenths>" per operation. */
+static void per_op(char *out, size_t size, uint64_t ns, uint64_t ops)
+{
+    uint64_t tenths = ns / (ops ? ops : 1) / 100;
+    gk_snprintf(out, size, "%lu.%lu", (unsigned long)(tenths / 10), (unsigned long)(tenths % 10));
+}
+
+static void random_blocks(uint64_t ops)
+{
+    uint64_t blocks = region / BLOCK_SECTORS;
+    if (blocks == 0)
+        fail("mode=random needs a region of at least 4 KiB", (long)region);
+    if (info->readonly)
+        fail("mode=random needs a read-write disk", 0);
+    memset(buf, 0x5a, BLOCK);
+
+    uint64_t state = seed * GAMMA;
+    uint64_t t0 = gk_now_ns();
+    for (uint64_t k = 0; k < ops; k++) {
+        uint64_t b = splitmix64(&state) % blocks;
+        tag_block(buf, b);
+        int rc = gk_blk_write(disk, b * BLOCK_SECTORS, buf, BLOCK_SECTORS);
+        if (rc)
+            failf(rc, "random write %lu (block %lu)", (unsigned long)k, (unsigned long)b);
+    }
+    uint64_t wns = gk_now_ns() - t0;
+
+    state = seed * GAMMA;
+    t0 = gk_now_ns();
+    for (uint64_t k = 0; k < ops; k++) {
+        uint64_t b = splitmix64(&state) % blocks;
+        int rc = gk_blk_read(disk, b * BLOCK_SECTORS, page, BLOCK_SECTORS);
+        if (rc)
+            failf(rc, "random read %lu (block %lu)", (unsigned long)k, (unsigned long)b);
+        uint64_t got, not_got;
+        memcpy(&got, page, 8);
+        memcpy(&not_got, page + 8, 8);
+        if (got != b || not_got != ~b || page[16] != 0x5a || page[BLOCK - 1] != 0x5a)
+            failf((long)k, "random read of block %lu does not hold what was written there", (unsigned long)b);
+    }
+    uint64_t rns = gk_now_ns() - t0;
+
+    char wus[24], rus[24];
+    per_op(wus, sizeof(wus), wns, ops);
+    per_op(rus, sizeof(rus), rns, ops);
+    gk_printf(P "random 4 KiB x %lu: write %lu IOPS, read %lu IOPS (%s / %s us each)\n", (unsigned long)ops,
+              per_second(ops, wns), per_second(ops, rns), wus, rus);
+    const struct gk_blk_stats *st = gk_blk_stats(disk);
+    gk_printf(P "%lu requests, %lu notifications, %lu waits\n", (unsigned long)st->requests,
+              (unsigned long)st->notifications, (unsigned long)st->waits);
+    int rc = gk_blk_close(disk);
+    if (rc)
+        fail("close", rc);
+    gk_printf(P "done\n");
+    gk_poweroff();
 }
 
 /* ---- hand-built requests ------------------------------------------------------------ */
@@ -377,6 +474,15 @@ void gk_main(void)
         region = v;
     if (region == 0)
         fail("the disk has no sectors", 0);
+    const char *mode = gk_cmdline_value("mode");
+    if (mode && strncmp(mode, "random", 6) == 0 && (mode[6] == ' ' || mode[6] == '\0')) {
+        unsigned long ops = 4096;
+        if (gk_cmdline_value("ops") && (!gk_cmdline_number("ops", &ops) || ops == 0))
+            fail("ops=N (at least 1)", -XEN_EINVAL);
+        random_blocks(ops);
+    } else if (mode) {
+        fail("mode=random is the only mode", -XEN_EINVAL);
+    }
     char wr[32], rd[32];
 
     if (!info->readonly) {

@@ -92,6 +92,9 @@ public struct HypervisorCounters: Sendable, Equatable {
     public var dom0Ports: Int
     /// Frames of dead domains still mapped by others.
     public var orphanFrames: Int
+    /// Grant entries in use (mapped or being copied) and grant mappings held, over all live domains.
+    public var activeGrants: Int
+    public var grantMappings: Int
     public var pcpus: Int
 }
 
@@ -257,9 +260,13 @@ extension DomainControl {
 
     /// Counters of the whole hypervisor.
     public var counters: HypervisorCounters {
-        HypervisorCounters(totalFrames: hypervisor.memory.frameCount, freeFrames: hypervisor.frames.freeFrames,
-                           hypervisorFrames: hypervisor.frames.m2pFrames, domains: hypervisor.domains.count,
-                           dom0Ports: hypervisor.dom0Ports.withLock { $0.count },
-                           orphanFrames: hypervisor.orphans.withLock { $0.count }, pcpus: hypervisor.scheduler.pcpus)
+        let domains = hypervisor.domains
+        let grants = domains.map { d in d.grants.withLock { g in (g.active.count, g.maptrack.count - g.freeHandles.count) } }
+        return HypervisorCounters(totalFrames: hypervisor.memory.frameCount, freeFrames: hypervisor.frames.freeFrames,
+                                  hypervisorFrames: hypervisor.frames.m2pFrames, domains: domains.count,
+                                  dom0Ports: hypervisor.dom0Ports.withLock { $0.count },
+                                  orphanFrames: hypervisor.orphans.withLock { $0.count },
+                                  activeGrants: grants.reduce(0) { $0 + $1.0 }, grantMappings: grants.reduce(0) { $0 + $1.1 },
+                                  pcpus: hypervisor.scheduler.pcpus)
     }
 }

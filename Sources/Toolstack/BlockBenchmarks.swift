@@ -4,9 +4,16 @@ import Hypervisor
 
 /// `hv bench blk`: sequential reads and writes by a guest through the block back-end (`blk-selftest`,
 /// 2 MiB calls, the front-end keeping up to 32 requests in flight) against the host reading and writing an
-/// image file of the same size in the same 2 MiB pieces, in the same run.
+/// image file of the same size in the same 2 MiB pieces; then random 4 KiB writes and reads, one request at
+/// a time, against the host's pwrite / pread of the same blocks in the same order; all in the same run.
 extension Benchmarks {
-    public func block(selftest: String, bytes: Int = 256 << 20) throws -> [BenchFigure] {
+    /// The sequential figures, then the random 4 KiB ones, each on a fresh image of `bytes`.
+    public func block(selftest: String, bytes: Int = 256 << 20, randomOps: Int = 8192) throws -> [BenchFigure] {
+        try blockSequential(selftest: selftest, bytes: bytes) + blockRandom(selftest: selftest, bytes: bytes, ops: randomOps)
+    }
+
+    /// `blk-selftest` in its checksum mode over the whole image (write, flush, read back), against the host.
+    func blockSequential(selftest: String, bytes: Int) throws -> [BenchFigure] {
         let dir = NSTemporaryDirectory()
         let guestImage = dir + "bench-blk-\(getpid()).img", hostImage = dir + "bench-blk-host-\(getpid()).img"
         defer { unlink(guestImage); unlink(hostImage) }
@@ -30,6 +37,76 @@ extension Benchmarks {
             BenchFigure("blk.seq_read", value: read, unit: "MiB/s", baseline: hostRead,
                         note: "guest reads them back, vs the host's pread (both from the page cache)"),
         ]
+    }
+
+    /// `blk-selftest mode=random`: `ops` random 4 KiB writes then reads at queue depth 1 on a fresh image of
+    /// `bytes`, against the host doing the same blocks in the same order on another fresh image.
+    func blockRandom(selftest: String, bytes: Int, ops: Int, seed: UInt64 = 1) throws -> [BenchFigure] {
+        let dir = NSTemporaryDirectory()
+        let guestImage = dir + "bench-blk-rand-\(getpid()).img", hostImage = dir + "bench-blk-rand-host-\(getpid()).img"
+        defer { unlink(guestImage); unlink(hostImage) }
+        for path in [guestImage, hostImage] {
+            guard FileManager.default.createFile(atPath: path, contents: nil), truncate(path, off_t(bytes)) == 0 else {
+                throw ToolstackError.invalid(object: path, problem: "cannot create a \(bytes >> 20) MiB image")
+            }
+        }
+        let d = try toolstack.create(DomainConfig(name: "blk-random", kernel: selftest, memoryBytes: 32 << 20,
+                                                  cmdline: "mode=random ops=\(ops) seed=\(seed)", disks: [DiskSpec(path: guestImage)]))
+        try toolstack.start(d)
+        if !d.waitUntilFinished(seconds: 300) { toolstack.destroy(d); d.waitUntilFinished() }
+        guard d.state == .shutdown(.poweroff), let line = Benchmarks.line(d, containing: "random 4 KiB x"),
+              let write = Benchmarks.number(line, before: " IOPS,"), let read = Benchmarks.number(line, before: " IOPS (") else {
+            throw ToolstackError.invalid(object: d.label, problem: "blk-selftest mode=random ended as \(d.state): \(d.console.text.suffix(400))")
+        }
+        let host = try Benchmarks.hostRandom(path: hostImage, bytes: bytes, ops: ops, seed: seed)
+        return [
+            BenchFigure("blk.rand_write_4k", value: write, unit: "IOPS", baseline: host.write,
+                        note: "guest writes \(ops) random 4 KiB blocks of \(bytes >> 20) MiB through blkif, one request in flight (guest-timed), vs the host's pwrite of the same blocks"),
+            BenchFigure("blk.rand_read_4k", value: read, unit: "IOPS", baseline: host.read,
+                        note: "guest reads them back in the same order, each checked, vs the host's pread (both from the page cache)"),
+        ]
+    }
+
+    /// The host's side of `mode=random`: the guest's block sequence (splitmix64 from seed × golden gamma,
+    /// modulo the blocks), each block tagged as the guest tags it, written then read one call at a time.
+    static func hostRandom(path: String, bytes: Int, ops: Int, seed: UInt64) throws -> (write: Double, read: Double) {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw ToolstackError.invalid(object: path, problem: "cannot open") }
+        defer { close(fd) }
+        let gamma: UInt64 = 0x9e37_79b9_7f4a_7c15
+        let blocks = UInt64(bytes / 4096)
+        func sequence() -> [UInt64] {
+            var state = seed &* gamma
+            return (0..<ops).map { _ in
+                state &+= gamma
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+                z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+                return (z ^ (z >> 31)) % blocks
+            }
+        }
+        let order = sequence()                  // drawn before the clock starts (the guest draws as it goes: a few ns)
+        var block = [UInt8](repeating: 0x5a, count: 4096)
+        let t0 = monotonicNanos()
+        for b in order {
+            let ok = block.withUnsafeMutableBytes { p -> Bool in
+                p.storeBytes(of: b.littleEndian, toByteOffset: 0, as: UInt64.self)
+                p.storeBytes(of: (~b).littleEndian, toByteOffset: 8, as: UInt64.self)
+                return pwrite(fd, p.baseAddress, 4096, off_t(b * 4096)) == 4096
+            }
+            guard ok else { throw ToolstackError.invalid(object: path, problem: "pwrite failed") }
+        }
+        let writeNs = monotonicNanos() - t0
+        let t1 = monotonicNanos()
+        for b in order {
+            let ok = block.withUnsafeMutableBytes { p -> Bool in
+                pread(fd, p.baseAddress, 4096, off_t(b * 4096)) == 4096
+                    && p.load(fromByteOffset: 0, as: UInt64.self) == b.littleEndian && p[4095] == 0x5a
+            }
+            guard ok else { throw ToolstackError.invalid(object: path, problem: "pread failed or read back other data") }
+        }
+        let readNs = monotonicNanos() - t1
+        return (Double(ops) / (Double(max(writeNs, 1)) / 1e9), Double(ops) / (Double(max(readNs, 1)) / 1e9))
     }
 
     /// The host writing then reading `bytes` of `path` in `chunk`-byte pieces (syscall time only, as the guest's).

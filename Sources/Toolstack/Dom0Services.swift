@@ -195,10 +195,10 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
         signal(domain.id)
     }
 
-    /// Why a domain's store, console or disk connections were ended, if they were.
-    public func failures(_ id: UInt16) -> (store: String?, console: String?, disks: [String?]) {
-        guard let d = devices.withLock({ $0[id] }) else { return (nil, nil, []) }
-        return d.lock.withLock { _ in (d.store.failure, d.console.failure, d.disks.map(\.failure)) }
+    /// Why a domain's store, console, disk or vif connections were ended, if they were.
+    public func failures(_ id: UInt16) -> (store: String?, console: String?, disks: [String?], vifs: [String?]) {
+        guard let d = devices.withLock({ $0[id] }) else { return (nil, nil, [], []) }
+        return d.lock.withLock { _ in (d.store.failure, d.console.failure, d.disks.map(\.failure), d.vifs.map(\.failure)) }
     }
 
     /// Each vif of a domain: connected, frames sent and received, frames dropped.

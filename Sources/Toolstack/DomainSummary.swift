@@ -78,7 +78,10 @@ public struct DomainSummary: Codable, Sendable {
         onCrash = m.policy.onCrash.rawValue
         uptimeSeconds = Date().timeIntervalSince(m.created)
         let f = services.failures(d.id)
-        failures = [f.store.map { "store: \($0)" }, f.console.map { "console: \($0)" }].compactMap { $0 } + f.disks.compactMap { $0 }
+        let domid = d.id, vdevs = disks.map(\.vdev)
+        failures = [f.store.map { "store: \($0)" }, f.console.map { "console: \($0)" }].compactMap { $0 }
+            + zip(vdevs, f.disks).compactMap { (vdev, why) in why.map { "\(vdev): \($0)" } }
+            + f.vifs.enumerated().compactMap { (i, why) in why.map { "vif\(domid).\(i): \($0)" } }
     }
 
     /// A 16-byte handle as 8-4-4-4-12 hex.

@@ -154,12 +154,13 @@ extension ControlVerbs {
             struct Info: Encodable {
                 let host: String; let hypervisor: String; let protocolVersion: Int; let pcpus: Int
                 let totalFrames: Int; let freeFrames: Int; let hypervisorFrames: Int
-                let domains: Int; let endedDomains: Int; let dom0Ports: Int; let orphanFrames: Int
+                let domains: Int; let endedDomains: Int; let dom0Ports: Int; let orphanFrames: Int; let activeGrants: Int; let grantMappings: Int
                 let xenstoreNodes: Int; let xenstoreWatches: Int; let uptimeSeconds: Double
             }
             let info = Info(host: ProcessInfo.processInfo.hostName, hypervisor: ControlProtocol.hypervisorVersion, protocolVersion: ControlProtocol.version,
                             pcpus: c.pcpus, totalFrames: c.totalFrames, freeFrames: c.freeFrames, hypervisorFrames: c.hypervisorFrames,
                             domains: c.domains, endedDomains: call.manager.ended.count, dom0Ports: c.dom0Ports, orphanFrames: c.orphanFrames,
+                            activeGrants: c.activeGrants, grantMappings: c.grantMappings,
                             xenstoreNodes: xs.nodes, xenstoreWatches: xs.watches.values.reduce(0, +),
                             uptimeSeconds: -call.manager.startedAt.timeIntervalSinceNow)
             let text = [
@@ -170,14 +171,16 @@ extension ControlVerbs {
                 ("hypervisor memory", "\(info.hypervisorFrames) frames (the M2P table)"),
                 ("domains", "\(info.domains) running, \(info.endedDomains) ended on record"),
                 ("dom0 event channels", "\(info.dom0Ports)"), ("orphaned frames", "\(info.orphanFrames)"),
+                ("grants", "\(info.activeGrants) in use, \(info.grantMappings) mappings held by guests"),
                 ("xenstore", "\(info.xenstoreNodes) nodes, \(info.xenstoreWatches) watches"),
                 ("uptime", String(format: "%.0f s", info.uptimeSeconds)),
             ].map { $0.0.padding(toLength: 20, withPad: " ", startingAt: 0) + ": " + $0.1 }.joined(separator: "\n")
             return call.reply(text, info)
         },
-        ControlVerb("dmesg", "[-c]", "The hypervisor's log: domains created, ended (with why), back-end failures.",
+        ControlVerb("dmesg", "[-c]", "The hypervisor's log: domains created, ended (with why), back-end failures (-c: then clear it).",
                     flags: ["-c", "--clear"]) { call throws(VerbFailure) in
             let entries = call.manager.log.all
+            if call.has("-c", "--clear") { call.manager.log.clear() }          // after reading, as dmesg -c
             return call.reply(entries.map(HypervisorLog.format).joined(separator: "\n"), entries)
         },
         ControlVerb("top", "[-b] [-d SECONDS] [-n ITERATIONS]", "Live per-domain CPU, memory, vCPUs, block and network I/O, hypercalls/s (as xentop).",

@@ -31,6 +31,9 @@ public final class HypervisorLog: Sendable {
         if echo { FileHandle.standardError.write(Data((Self.format(entry) + "\n").utf8)) }
     }
 
+    /// Forgets every line (dmesg -c, after reading them).
+    public func clear() { entries.withLock { $0 = [] } }
+
     /// Everything kept, oldest first.
     public var all: [Entry] { entries.withLock { $0 } }
 

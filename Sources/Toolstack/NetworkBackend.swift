@@ -109,26 +109,30 @@ final class NetworkBackend: XenbusBackend, @unchecked Sendable {
         transmitted.add(UInt64(frames.count), ordering: .relaxed)
 
         // Receive: one posted buffer per frame, in order; what finds no buffer waits (or is dropped later).
+        // While frames wait, ask to be notified of the next buffer posted (rx req_event), or a front-end
+        // refilling with RING_PUSH_REQUESTS_AND_CHECK_NOTIFY never says so and the frames stall.
         do throws(RingError) {
-            while let frame = incoming.withLock({ $0.first }), try rx.nextRequest(into: &rxRequest) {
-                incoming.withLock { _ = $0.removeFirst() }
-                let ref = UInt32(rxRequest[N.rxGref]) | UInt32(rxRequest[N.rxGref + 1]) << 8
-                    | UInt32(rxRequest[N.rxGref + 2]) << 16 | UInt32(rxRequest[N.rxGref + 3]) << 24
-                var status = Int16(frame.count)
-                if let page = try? control.mapGrant(domain, ref: ref, readonly: false) {
-                    frame.withUnsafeBytes { page.write(at: 0, bytes: $0) }
-                    page.unmap()
-                    received.add(1, ordering: .relaxed)
-                } else {
-                    status = N.error
-                    dropped.add(1, ordering: .relaxed)
+            repeat {
+                while let frame = incoming.withLock({ $0.first }), try rx.nextRequest(into: &rxRequest) {
+                    incoming.withLock { _ = $0.removeFirst() }
+                    let ref = UInt32(rxRequest[N.rxGref]) | UInt32(rxRequest[N.rxGref + 1]) << 8
+                        | UInt32(rxRequest[N.rxGref + 2]) << 16 | UInt32(rxRequest[N.rxGref + 3]) << 24
+                    var status = Int16(frame.count)
+                    if let page = try? control.mapGrant(domain, ref: ref, readonly: false) {
+                        frame.withUnsafeBytes { page.write(at: 0, bytes: $0) }
+                        page.unmap()
+                        received.add(1, ordering: .relaxed)
+                    } else {
+                        status = N.error
+                        dropped.add(1, ordering: .relaxed)
+                    }
+                    rxResponse[0] = rxRequest[0]; rxResponse[1] = rxRequest[1]
+                    rxResponse[N.rxResponseStatus] = UInt8(truncatingIfNeeded: status)
+                    rxResponse[N.rxResponseStatus + 1] = UInt8(truncatingIfNeeded: status >> 8)
+                    try rx.putResponse(rxResponse)
+                    if rx.pushResponses() { notify = true }
                 }
-                rxResponse[0] = rxRequest[0]; rxResponse[1] = rxRequest[1]
-                rxResponse[N.rxResponseStatus] = UInt8(truncatingIfNeeded: status)
-                rxResponse[N.rxResponseStatus + 1] = UInt8(truncatingIfNeeded: status >> 8)
-                try rx.putResponse(rxResponse)
-                if rx.pushResponses() { notify = true }
-            }
+            } while incoming.withLock({ !$0.isEmpty }) && rx.finalCheckForRequests()
         } catch {
             return fail("rx ring: \(error)")
         }

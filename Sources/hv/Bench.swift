@@ -5,7 +5,7 @@ import Toolstack
 /// `hv bench NAME`: performance figures as ratios against a baseline measured in the same run.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a path against a minimal C KVM loop on the same guest, in the same run.",
+        abstract: "Measure a path against a baseline (a minimal C KVM loop, host threads, the host's own I/O) in the same run.",
         discussion: """
         hypercall: null hypercall round trip. boot: domain creation to first hypercall.
         trap-vs-pv: the same privileged work trapped and emulated vs done the paravirtual way.
@@ -15,13 +15,16 @@ struct Bench: ParsableCommand {
         sched: fairness for weights 1:2:4, switch rate and host CPU per switch, wake-up latency with the CPUs oversubscribed 4x.
         idle: host CPU and memory per idle domain at 100 and 1000 domains.
         chan: guest-to-guest channel throughput (64 B, 4 KiB, 64 KiB writes) vs a host pipe; grant copy vs map.
-        blk: sequential disk writes and reads by a guest through blkif vs the host on an image file.
+        blk: sequential disk writes and reads, and random 4 KiB ones, by a guest through blkif vs the host on an image file.
+        net: UDP stream and round trips between two guests across Dom0's software switch vs host threads over loopback UDP.
+        xenstore: XenStore reads and writes over a guest's store ring vs in-process; domain creations per second with and without Dom0's services.
+        lifecycle: domains created and destroyed through the daemon's socket vs the toolstack directly; save/restore of a 256 MiB guest vs copying a 256 MiB file.
         all: every benchmark.
         """)
 
-    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, sched, idle, chan, blk, all }
+    enum Name: String, ExpressibleByArgument, CaseIterable { case hypercall, boot, trapVsPV = "trap-vs-pv", evtchn, timer, mmu, sched, idle, chan, blk, net, xenstore, lifecycle, all }
 
-    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu, sched, idle, chan, blk or all.")
+    @Argument(help: "hypercall, boot, trap-vs-pv, evtchn, timer, mmu, sched, idle, chan, blk, net, xenstore, lifecycle or all.")
     var name: Name
 
     @Option(help: "The bench guest image.")
@@ -66,6 +69,9 @@ struct Bench: ParsableCommand {
             if name == .chan || name == .all {
                 figures += try bench.channel(producer: defaultImagePath("chan-producer"), consumer: defaultImagePath("chan-consumer"))
             }
+            if name == .net || name == .all { figures += try bench.network(netPing: defaultImagePath("net-ping")) }
+            if name == .xenstore || name == .all { figures += try bench.xenStore(xsBench: defaultImagePath("xs-bench"), rounds: rounds ?? 15) }
+            if name == .lifecycle || name == .all { figures += try bench.lifecycle(idleImage: defaultImagePath("idle")) }
         } catch {
             report("hv: bench \(name.rawValue): \(error)")
             throw ExitCode(1)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Toolstack
 
 /// `hv daemon` and the verbs that talk to it, driven the way a user drives them: separate `hv`
 /// processes over the control socket, output read as text and as JSON.
@@ -137,10 +138,12 @@ extension KVMIntegration {
         @Test func createListPauseInspectDestroyLeavesNoLeaks() throws {
             let d = try DaemonProcess()
             let before = try #require(try d.json("info") as? [String: Any])
+            #expect(before["activeGrants"] as? Int == 0)
             let cfg = try d.config("idle", "name = \"sleepy\"\nkernel = \"\(try imagePath("idle"))\"\nmemory = 32\nvcpus = 2\n")
             let created = try d.hv("create", cfg)
             #expect(created.status == 0, "\(created.err)")
             #expect(created.out.contains("created domain 1 (sleepy)"))
+            #expect((try d.json("info") as? [String: Any])?["activeGrants"] as? Int == 2)   // Dom0 maps its store and console rings
             let list = try d.hv("list")
             #expect(list.out.contains("sleepy"))
             #expect(list.out.contains("Name"))
@@ -185,7 +188,7 @@ extension KVMIntegration {
             #expect(gone.status == 0)
             #expect(try d.domains().isEmpty)
             let after = try #require(try d.json("info") as? [String: Any])
-            for key in ["freeFrames", "dom0Ports", "orphanFrames", "xenstoreNodes", "domains"] {
+            for key in ["freeFrames", "dom0Ports", "orphanFrames", "activeGrants", "grantMappings", "xenstoreNodes", "domains"] {
                 #expect(after[key] as? Int == before[key] as? Int, "\(key): \(before[key] ?? "-") before, \(after[key] ?? "-") after")
             }
             #expect(try d.hv("dmesg").out.contains("domain 1 (sleepy): destroyed"))
@@ -261,6 +264,47 @@ extension KVMIntegration {
             #expect(refused.err.contains("format version 2; this hv reads version 1"), "\(refused.err)")
             #expect(try d.hv("restore", other).err.contains("not an hv save file"))     // a config is not a save file
             #expect(try d.domains().count == 2)
+        }
+
+        @Test func garbageOnTheSocketAndDamagedSaveFilesAreRefusedAndLoseNothing() throws {
+            let d = try DaemonProcess()
+            let cfg = try d.config("tick", "name = \"tick\"\nkernel = \"\(try imagePath("timer"))\"\nmemory = 32\ncmdline = \"count period_ms=20\"\n")
+            #expect(try d.hv("create", cfg).status == 0)
+            let free = (try d.json("info") as? [String: Any])?["freeFrames"] as? Int
+
+            let raw = try UnixSocket.connect(to: d.socket)
+            #expect(raw.readLine() != nil)                                       // the greeting
+            raw.write(Data("this is not json\n".utf8))
+            let reply = try #require(raw.readLine().flatMap(ControlReply.init(line:)))
+            #expect(reply.exit == 2 && reply.error?.contains("malformed request") == true)
+            let old = try UnixSocket.connect(to: d.socket)
+            _ = old.readLine()
+            old.write(Data(#"{"protocol":99,"argv":["list"],"cwd":"/","json":false}"#.utf8 + [10]))
+            let refused = try #require(old.readLine().flatMap(ControlReply.init(line:)))
+            #expect(refused.error?.contains("control protocol 99") == true)
+            #expect(try d.hv("list").out.contains("tick"))                       // the daemon and its domain go on
+
+            let file = d.dir + "/tick.save"
+            #expect(try d.hv("save", "tick", file, "-c").status == 0)
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            let truncated = d.dir + "/short.save"
+            try Data(bytes.prefix(bytes.count - 100)).write(to: URL(fileURLWithPath: truncated))
+            #expect(try d.hv("restore", truncated, "--name", "t1").err.contains("truncated or damaged"))
+            // Garbage in the saved L4: the restore fails validation, and the half-built domain is gone.
+            let headerAt = Int(bytes[16..<24].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[headerAt...])) as? [String: Any])
+            let image = try #require(header["image"] as? [String: Any])
+            let populated = try #require(image["populated"] as? [Bool])
+            let l4 = try #require((image["pinned"] as? [[String: Any]])?.first { $0["level"] as? Int == 4 }?["pfn"] as? Int)
+            let index = populated[..<l4].filter { $0 }.count
+            for i in 0..<64 { bytes[32 + index * 4096 + i * 8] = 0x67; bytes[32 + index * 4096 + i * 8 + 6] = 0x0f }   // present, far beyond memory
+            let damaged = d.dir + "/damaged.save"
+            try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+            let r = try d.hv("restore", damaged, "--name", "t2")
+            #expect(r.status == 1)
+            #expect(r.err.contains("does not validate") || r.err.contains("not populated"), "\(r.err)")
+            #expect(try d.domains().count == 1)
+            #expect((try d.json("info") as? [String: Any])?["freeFrames"] as? Int == free)
         }
 
         @Test func theAgentBalloonsEchoesAndShutsDownWhenAsked() throws {
