@@ -14,21 +14,11 @@ extension Benchmarks {
 
     /// `blk-selftest` in its checksum mode over the whole image (write, flush, read back), against the host.
     func blockSequential(selftest: String, bytes: Int) throws -> [BenchFigure] {
-        let dir = NSTemporaryDirectory()
-        let guestImage = dir + "bench-blk-\(getpid()).img", hostImage = dir + "bench-blk-host-\(getpid()).img"
+        let (guestImage, hostImage) = try Self.imagePair("bench-blk", bytes: bytes)
         defer { unlink(guestImage); unlink(hostImage) }
-        for path in [guestImage, hostImage] {
-            guard FileManager.default.createFile(atPath: path, contents: nil), truncate(path, off_t(bytes)) == 0 else {
-                throw ToolstackError.invalid(object: path, problem: "cannot create a \(bytes >> 20) MiB image")
-            }
-        }
-        let d = try toolstack.create(DomainConfig(name: "blk-selftest", kernel: selftest, memoryBytes: 32 << 20,
-                                                  disks: [DiskSpec(path: guestImage)]))
-        try toolstack.start(d)
-        if !d.waitUntilFinished(seconds: 300) { toolstack.destroy(d); d.waitUntilFinished() }
-        guard d.state == .shutdown(.poweroff), let line = d.console.text.split(separator: "\n").first(where: { $0.contains("MiB/s, read") }),
-              let write = Benchmarks.number(line, before: " MiB/s,"), let read = Benchmarks.number(line, before: " MiB/s", last: true) else {
-            throw ToolstackError.invalid(object: d.label, problem: "blk-selftest ended as \(d.state): \(d.console.text.suffix(400))")
+        let line = try selftestLine(selftest, image: guestImage, cmdline: "", marker: "MiB/s, read")
+        guard let write = Benchmarks.number(line, before: " MiB/s,"), let read = Benchmarks.number(line, before: " MiB/s", last: true) else {
+            throw ToolstackError.invalid(object: "blk-selftest", problem: "no figures in \"\(line)\"")
         }
         let (hostWrite, hostRead) = try Benchmarks.hostSequential(path: hostImage, bytes: bytes, chunk: 2 << 20)
         return [
@@ -42,21 +32,11 @@ extension Benchmarks {
     /// `blk-selftest mode=random`: `ops` random 4 KiB writes then reads at queue depth 1 on a fresh image of
     /// `bytes`, against the host doing the same blocks in the same order on another fresh image.
     func blockRandom(selftest: String, bytes: Int, ops: Int, seed: UInt64 = 1) throws -> [BenchFigure] {
-        let dir = NSTemporaryDirectory()
-        let guestImage = dir + "bench-blk-rand-\(getpid()).img", hostImage = dir + "bench-blk-rand-host-\(getpid()).img"
+        let (guestImage, hostImage) = try Self.imagePair("bench-blk-rand", bytes: bytes)
         defer { unlink(guestImage); unlink(hostImage) }
-        for path in [guestImage, hostImage] {
-            guard FileManager.default.createFile(atPath: path, contents: nil), truncate(path, off_t(bytes)) == 0 else {
-                throw ToolstackError.invalid(object: path, problem: "cannot create a \(bytes >> 20) MiB image")
-            }
-        }
-        let d = try toolstack.create(DomainConfig(name: "blk-random", kernel: selftest, memoryBytes: 32 << 20,
-                                                  cmdline: "mode=random ops=\(ops) seed=\(seed)", disks: [DiskSpec(path: guestImage)]))
-        try toolstack.start(d)
-        if !d.waitUntilFinished(seconds: 300) { toolstack.destroy(d); d.waitUntilFinished() }
-        guard d.state == .shutdown(.poweroff), let line = Benchmarks.line(d, containing: "random 4 KiB x"),
-              let write = Benchmarks.number(line, before: " IOPS,"), let read = Benchmarks.number(line, before: " IOPS (") else {
-            throw ToolstackError.invalid(object: d.label, problem: "blk-selftest mode=random ended as \(d.state): \(d.console.text.suffix(400))")
+        let line = try selftestLine(selftest, image: guestImage, cmdline: "mode=random ops=\(ops) seed=\(seed)", marker: "random 4 KiB x")
+        guard let write = Benchmarks.number(line, before: " IOPS,"), let read = Benchmarks.number(line, before: " IOPS (") else {
+            throw ToolstackError.invalid(object: "blk-selftest", problem: "no figures in \"\(line)\"")
         }
         let host = try Benchmarks.hostRandom(path: hostImage, bytes: bytes, ops: ops, seed: seed)
         return [
@@ -65,6 +45,31 @@ extension Benchmarks {
             BenchFigure("blk.rand_read_4k", value: read, unit: "IOPS", baseline: host.read,
                         note: "guest reads them back in the same order, each checked, vs the host's pread (both from the page cache)"),
         ]
+    }
+
+    /// Two fresh sparse images of `bytes`, the guest's and the host's (the caller removes them).
+    static func imagePair(_ prefix: String, bytes: Int) throws -> (guest: String, host: String) {
+        let dir = NSTemporaryDirectory()
+        let pair = (dir + "\(prefix)-\(getpid()).img", dir + "\(prefix)-host-\(getpid()).img")
+        for path in [pair.0, pair.1] {
+            guard FileManager.default.createFile(atPath: path, contents: nil), truncate(path, off_t(bytes)) == 0 else {
+                unlink(pair.0); unlink(pair.1)
+                throw ToolstackError.invalid(object: path, problem: "cannot create a \(bytes >> 20) MiB image")
+            }
+        }
+        return pair
+    }
+
+    /// Runs `blk-selftest` with `cmdline` on `image` until it powers off; its console line containing `marker`.
+    func selftestLine(_ selftest: String, image: String, cmdline: String, marker: String) throws -> Substring {
+        let d = try toolstack.create(DomainConfig(name: "blk-selftest", kernel: selftest, memoryBytes: 32 << 20, cmdline: cmdline,
+                                                  disks: [DiskSpec(path: image)]))
+        try toolstack.start(d)
+        if !d.waitUntilFinished(seconds: 300) { toolstack.destroy(d); d.waitUntilFinished() }
+        guard d.state == .shutdown(.poweroff), let line = Benchmarks.line(d, containing: marker) else {
+            throw ToolstackError.invalid(object: d.label, problem: "blk-selftest \(cmdline) ended as \(d.state): \(d.console.text.suffix(400))")
+        }
+        return line
     }
 
     /// The host's side of `mode=random`: the guest's block sequence (splitmix64 from seed × golden gamma,

@@ -101,14 +101,16 @@ public final class Dom0Services: DomainServices, @unchecked Sendable {
                 let backend = try BlockBackend(domain: domain, spec: disk, control: control, store: store) { [weak self] in self?.signal(id) }
                 devices?.lock.withLock { _ in devices?.disks.append(backend) }
             }
-            for vif in config.vifs.prefix(1) {          // one vif (handle 0) per domain for now
+            for (handle, vif) in config.vifs.enumerated() {      // vif/<domid>/<handle>, as xl numbers them
                 let bridge = switches.withLock { s in
                     if let b = s[vif.bridge] { return b }
                     let b = SoftwareSwitch(name: vif.bridge)
                     s[vif.bridge] = b
                     return b
                 }
-                let backend = try NetworkBackend(domain: domain, spec: vif, control: control, store: store, bridge: bridge) { [weak self] in self?.signal(id) }
+                let backend = try NetworkBackend(domain: domain, spec: vif, handle: handle, control: control, store: store, bridge: bridge) { [weak self] in
+                    self?.signal(id)
+                }
                 devices?.lock.withLock { _ in devices?.vifs.append(backend) }
             }
             return (storeChannel.guestPort, consoleChannel.guestPort)

@@ -28,7 +28,7 @@ public struct DomainConfig: Sendable {
     public var vcpus: Int
     /// Disks, served by Dom0's block back-end over Xen's blkif protocol.
     public var disks: [DiskSpec] = []
-    /// Network interfaces (one for now), joined to Dom0's software switch of their bridge.
+    /// Network interfaces (vif 0, 1 …), each joined to Dom0's software switch of its bridge.
     public var vifs: [VifSpec] = []
     public init(name: String, kernel: String, memoryBytes: Int = 64 << 20, cmdline: String = "", privileged: Privileged = .xen,
                 maxMemoryBytes: Int? = nil, weight: Int = 256, cap: Int = 0, vcpus: Int = 1, disks: [DiskSpec] = [],

@@ -4,7 +4,7 @@ import Synchronization
 
 /// Dom0's network back-end for one vif of one domain: Xen's netif (a tx and an rx ring the front-end
 /// grants, one event channel, rx by copy), the xenbus handshake through XenStore (back-end directory
-/// /local/domain/0/backend/vif/<domid>/0), and a port on its bridge's software switch. A bad tx request
+/// /local/domain/0/backend/vif/<domid>/<handle>), and a port on its bridge's software switch. A bad tx request
 /// is answered ERROR alone; a broken ring ends this connection (the back-end goes to Closed).
 final class NetworkBackend: XenbusBackend, @unchecked Sendable {
     typealias N = NetworkInterface
@@ -31,16 +31,16 @@ final class NetworkBackend: XenbusBackend, @unchecked Sendable {
     let received = Atomic<UInt64>(0)
     let dropped = Atomic<UInt64>(0)
 
-    init(domain: Domain, spec: VifSpec, control: DomainControl, store: XenStore, bridge: SoftwareSwitch,
+    init(domain: Domain, spec: VifSpec, handle: Int = 0, control: DomainControl, store: XenStore, bridge: SoftwareSwitch,
          signal: @escaping @Sendable () -> Void) throws(XenStoreError) {
         self.domain = domain
         self.spec = spec
         self.control = control
         self.bridge = bridge
         self.signal = signal
-        xenbus = XenbusPaths(store: store, domid: domain.id, kind: "vif", id: 0)
-        try xenbus.publish(domid: domain.id, frontendNodes: [("handle", "0"), ("mac", spec.macText)],
-                           backendNodes: [("handle", "0"), ("mac", spec.macText), ("bridge", spec.bridge), ("feature-rx-copy", "1"),
+        xenbus = XenbusPaths(store: store, domid: domain.id, kind: "vif", id: handle)
+        try xenbus.publish(domid: domain.id, frontendNodes: [("handle", "\(handle)"), ("mac", spec.macText)],
+                           backendNodes: [("handle", "\(handle)"), ("mac", spec.macText), ("bridge", spec.bridge), ("feature-rx-copy", "1"),
                                           ("feature-rx-flip", "0"), ("feature-sg", "0"), ("feature-gso-tcpv4", "0")])
     }
 

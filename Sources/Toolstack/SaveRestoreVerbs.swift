@@ -92,6 +92,7 @@ extension DomainManager {
             guard ports.store == h.storePort, ports.console == h.consolePort else {
                 throw .invalid(object: d.label, problem: "Dom0's channels came back as ports \(ports.store)/\(ports.console), not \(h.storePort)/\(h.consolePort)")
             }
+            try rewriteBootInfo(d, startInfoPFN: h.storePFN - 1, storePFN: h.storePFN, consolePFN: h.consolePFN)
             restoreSubtree(d.id, h.xenstore)
             let oldHome = "/local/domain/\(h.domid)/", newHome = "/local/domain/\(d.id)/"
             for w in h.watches {
@@ -105,6 +106,41 @@ extension DomainManager {
         }
         log.add("\(d.label): restored from \(path) (saved \(h.savedAt), \(h.pages >> 8) MiB in \(String(format: "%.2f", -started.timeIntervalSinceNow)) s)")
         return d
+    }
+
+    /// What the builder handed the guest in machine frames, as Xen's restore does for a PV guest: the p2m
+    /// list start_info points to gets the new frames, and start_info its new shared_info, store and console
+    /// frames. (start_info sits right before the store page in the builder's layout.)
+    func rewriteBootInfo(_ d: Domain, startInfoPFN: Int, storePFN: Int, consolePFN: Int) throws(ToolstackError) {
+        typealias L = StartInfoLayout
+        var page = [UInt8](repeating: 0, count: 4096)
+        func word(_ off: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(page[off + $1]) << (8 * UInt64($1)) } }
+        func put(_ v: UInt64, _ off: Int) { for i in 0..<8 { page[off + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
+        let p2m = d.p2m
+        let failed = page.withUnsafeMutableBytes { b -> HypervisorError? in
+            do throws(HypervisorError) { try control.read(d, pfn: startInfoPFN, into: b); return nil } catch { return error }
+        }
+        if let failed { throw .hypervisor(failed) }
+        let l4 = d.vcpus[0].context.kernelL4            // the kernel's tables map the p2m list, whatever mode it was in
+        guard Array(page[0..<L.magic64.utf8.count]) == Array(L.magic64.utf8), l4 != 0 else {
+            throw .invalid(object: d.label, problem: "start_info is not where the builder put it (PFN \(startInfoPFN)): cannot give the guest its new frames")
+        }
+        put(d.sharedInfoMFN << 12, L.sharedInfo)
+        put(p2m[storePFN], L.storeMFN)
+        put(p2m[consolePFN], L.consoleMFN)
+        let list = word(L.mfnList), entries = min(Int(word(L.nrPages)), p2m.count)
+        do throws(HypervisorError) {
+            try control.write(d, pfn: startInfoPFN, bytes: page)
+            for first in stride(from: 0, to: entries, by: 512) {
+                guard let leaf = control.walk(d, l4: l4, va: list &+ UInt64(first * 8)).last, leaf.level == 1, leaf.entry & PTE.present != 0,
+                      let pfn = control.frameStatus((leaf.entry & PTE.addressMask) >> 12)?.pfn else {
+                    throw HypervisorError(.EFAULT, d.label, "restore", "its p2m list at 0x\(String(list, radix: 16)) is not mapped")
+                }
+                // Little-endian words, the guest's byte order.
+                let bytes = p2m[first..<min(first + 512, entries)].flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * UInt64($0))) } }
+                try control.write(d, pfn: Int(pfn), bytes: bytes)
+            }
+        } catch { throw .hypervisor(error) }
     }
 
     /// The guest's XenStore subtree, relative to its home, without the nodes Dom0's services write at connection.

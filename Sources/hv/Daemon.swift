@@ -12,24 +12,20 @@ struct Daemon: ParsableCommand {
     @Option(help: "The control socket (default: $HV_SOCKET, else /run/hv/control.sock for root, else $XDG_RUNTIME_DIR/hv/control.sock).")
     var socket = ControlProtocol.defaultSocketPath
 
-    @Option(help: "Machine memory shared by all domains (sparse until used; default an eighth of host RAM, 512M–4G).")
-    var machineMemory = ByteSize.defaultMachineMemory
-
-    @Option(help: "Physical CPUs the credit scheduler hands out (default: the host's online CPUs).")
-    var pcpus = CreditScheduler.hostCPUs
+    @OptionGroup var host: HostOptions
 
     @Option(help: "Create these domains from xl.cfg files at start.")
     var create: [String] = []
 
     func run() throws {
-        let host = try DaemonHost(socket: socket, machineMemory: machineMemory, pcpus: pcpus, echoLog: true)
+        let daemon = try DaemonHost(socket: socket, machineMemory: host.machineMemory, pcpus: host.pcpus, echoLog: true)
         for path in create {
-            let reply = ControlVerbs.execute(ControlRequest(argv: ["create", path]), manager: host.manager)
+            let reply = ControlVerbs.execute(ControlRequest(argv: ["create", path]), manager: daemon.manager)
             if let error = reply.error { report("hv daemon: \(error)") }
         }
         print("hv daemon: listening on \(socket) (\(ControlProtocol.hypervisorVersion), control protocol \(ControlProtocol.version))")
         flushStandardOutput()
-        host.waitForSignal()
+        daemon.waitForSignal()
     }
 }
 

@@ -25,11 +25,7 @@ struct Run: ParsableCommand {
     @Option(help: "Privileged instructions: \"xen\" emulates what Xen emulates for PV guests and bounces the rest as #GP; \"emulate\" also traps and emulates cli, sti and hlt.")
     var privileged: PrivilegedMode = .xen
 
-    @Option(help: "Machine memory shared by all domains (sparse until used; default an eighth of host RAM, 512M–4G).")
-    var machineMemory = ByteSize.defaultMachineMemory
-
-    @Option(help: "Physical CPUs the credit scheduler hands out to all vCPUs (default: the host's online CPUs).")
-    var pcpus = CreditScheduler.hostCPUs
+    @OptionGroup var host: HostOptions
 
     @Option(help: "Credit-scheduler weight (1–65535, default 256): once for all, or once per image, in order.")
     var weight: [Int] = []
@@ -40,7 +36,7 @@ struct Run: ParsableCommand {
     @Option(help: "A disk, as xl writes it: file:/path/to/image,xvda,w (or ,r). With one image: any number of them; with several: one per image in order (\"none\" for an image without).")
     var disk: [String] = []
 
-    @Option(help: "A network interface, as xl writes it: mac=00:16:3e:00:00:01,bridge=sw0 (vifs on one bridge share a software switch). Once per image, in order (\"none\" for an image without); with one image, once.")
+    @Option(help: "A network interface, as xl writes it: mac=00:16:3e:00:00:01,bridge=sw0 (vifs on one bridge share a software switch). With one image: any number of them (vif 0, 1 …); with several: one per image in order (\"none\" for an image without).")
     var vif: [String] = []
 
     @Option(help: "vCPUs of each domain (1–32; the guest brings up all but vCPU 0): once for all, or once per image, in order.")
@@ -59,11 +55,11 @@ struct Run: ParsableCommand {
         for (name, values) in [("weight", weight), ("cap", cap), ("vcpus", vcpus)] where values.count > 1 && values.count != images.count {
             throw ValidationError("give --\(name) once (for every image) or once per image (\(images.count)), not \(values.count) times")
         }
-        guard pcpus >= 1 else { throw ValidationError("--pcpus must be at least 1") }
+        guard host.pcpus >= 1 else { throw ValidationError("--pcpus must be at least 1") }
         if images.count > 1, !disk.isEmpty, disk.count != images.count {
             throw ValidationError("with several images give --disk once per image (\(images.count), \"none\" for none), not \(disk.count) times")
         }
-        if !vif.isEmpty, vif.count != images.count {
+        if images.count > 1, !vif.isEmpty, vif.count != images.count {
             throw ValidationError("give --vif once per image (\(images.count), \"none\" for none), not \(vif.count) times")
         }
         for spec in vif where spec != "none" {
@@ -80,7 +76,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let toolstack = try startToolstack(machineMemory: machineMemory, pcpus: pcpus)
+        let toolstack = try startToolstack(machineMemory: host.machineMemory, pcpus: host.pcpus)
         var domains: [Domain] = []
         var failed = false
         for (i, path) in images.enumerated() {
@@ -89,8 +85,8 @@ struct Run: ParsableCommand {
             let disks = (images.count == 1 ? disk : (disk.isEmpty ? [] : [disk[i]])).filter { $0 != "none" }
             do {
                 let parsed = try disks.map { (s) throws(ToolstackError) in try DiskSpec(parsing: s) }
-                let vifs = try (vif.isEmpty || vif[i] == "none" ? [] : [vif[i]]).map { (s) throws(ToolstackError) in
-                    try VifSpec(parsing: s, defaultSuffix: UInt32(i + 1))
+                let vifs = try (images.count == 1 ? vif : (vif.isEmpty ? [] : [vif[i]])).filter { $0 != "none" }.enumerated().map {
+                    (n, s) throws(ToolstackError) in try VifSpec(parsing: s, defaultSuffix: UInt32((i + 1) << 8 | n))
                 }
                 domains.append(try toolstack.create(DomainConfig(name: name, kernel: path, memoryBytes: memory.bytes, cmdline: line,
                                                                  privileged: privileged == .emulate ? .emulate : .xen,

@@ -17,11 +17,7 @@ struct Shell: ParsableCommand {
     @Flag(help: "Start the built-in demo domains first.")
     var demo = false
 
-    @Option(help: "Machine memory when the shell hosts the hypervisor (default an eighth of host RAM, 512M–4G).")
-    var machineMemory = ByteSize.defaultMachineMemory
-
-    @Option(help: "Physical CPUs when the shell hosts the hypervisor (default: the host's).")
-    var pcpus = CreditScheduler.hostCPUs
+    @OptionGroup(title: "When the shell hosts the hypervisor") var options: HostOptions
 
     @Option(help: "Run these commands (separated by ;) instead of reading the terminal, then exit.")
     var command: String?
@@ -29,8 +25,8 @@ struct Shell: ParsableCommand {
     func run() throws {
         var host: DaemonHost? = nil
         if (try? ControlConnection(path: socket)) == nil {
-            host = try DaemonHost(socket: socket, machineMemory: machineMemory, pcpus: pcpus, echoLog: false)
-            print("hv shell: hosting the hypervisor (\(machineMemory) machine memory, \(pcpus) pcpus); other hv commands reach it at \(socket)")
+            host = try DaemonHost(socket: socket, machineMemory: options.machineMemory, pcpus: options.pcpus, echoLog: false)
+            print("hv shell: hosting the hypervisor (\(options.machineMemory) machine memory, \(options.pcpus) pcpus); other hv commands reach it at \(socket)")
         } else {
             print("hv shell: connected to the daemon at \(socket)")
         }

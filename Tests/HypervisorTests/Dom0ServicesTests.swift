@@ -26,6 +26,22 @@ import Toolstack
 
 
 
+    @Test func everyVifOfADomainGetsItsOwnDeviceAndBackEnd() throws {
+        let hv = try makeHypervisor()
+        let services = Dom0Services(control: hv.control)
+        defer { withExtendedLifetime(services) {} }
+        let g = try TinyGuest(hypervisor: hv)
+        let vifs = [try VifSpec(parsing: "mac=00:16:3e:00:00:0a,bridge=sw0"), try VifSpec(parsing: "mac=00:16:3e:00:00:0b,bridge=sw1")]
+        _ = try services.attach(g.domain, config: DomainConfig(name: "two", kernel: "-", vifs: vifs), storePFN: 9, consolePFN: 10)
+        let id = g.domain.id
+        for (handle, vif) in vifs.enumerated() {
+            #expect(String(decoding: try services.store.read("/local/domain/\(id)/device/vif/\(handle)/mac"), as: UTF8.self) == vif.macText)
+            #expect(String(decoding: try services.store.read("/local/domain/0/backend/vif/\(id)/\(handle)/handle"), as: UTF8.self) == "\(handle)")
+            #expect(String(decoding: try services.store.read("/local/domain/0/backend/vif/\(id)/\(handle)/bridge"), as: UTF8.self) == vif.bridge)
+        }
+        #expect(services.vifStatus(id).map(\.vif) == vifs)
+    }
+
     @Test func aReadOverTheStoreRingIsAnswered() throws {
         let (g, services, ports) = try connected()
         defer { withExtendedLifetime(services) {} }

@@ -6,21 +6,7 @@ extension KVMIntegration {
     @Suite
     struct CommandLineTests {
         /// The hv binary built next to the test bundle.
-        var hv: URL {
-            get throws {
-                var dir = Bundle.main.bundleURL
-                for _ in 0..<3 {
-                    let candidate = dir.appendingPathComponent("hv")
-                    if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-                    dir.deleteLastPathComponent()
-                }
-                let fallback = packageRoot.appendingPathComponent(".build/debug/hv")
-                guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
-                    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "hv binary (swift build first)"])
-                }
-                return fallback
-            }
-        }
+        var hv: URL { get throws { try hvBinary() } }
 
         func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
             let p = Process()

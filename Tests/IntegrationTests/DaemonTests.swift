@@ -326,8 +326,16 @@ extension KVMIntegration {
             #expect(console.waitForExit(timeout: 20) == 0)
             #expect(try d.domains().count == 1)                                 // the domain runs on
 
+            // Saved and restored onto other frames, it still balloons: its p2m list was given the new frames.
+            let file = d.dir + "/agent.save"
+            #expect(try d.hv("save", "agent", file).status == 0)
+            #expect(try d.hv("restore", file).status == 0)
+            #expect(try d.hv("mem-set", "agent", "16m").status == 0)
+            #expect(try d.eventually(60) { (try d.domains().first?["memoryKiB"] as? Int ?? 0) <= 16 << 10 }, "the balloon moved after the restore")
+            #expect(try d.eventually { try d.hv("console", "agent", "--log").out.contains("holding 16384 KiB") })
+
             #expect(try d.hv("reboot", "agent").status == 0)                   // on_reboot = restart (xl's default)
-            #expect(try d.eventually { try d.hv("dmesg").out.contains("restarted as domain 2 (agent)") })
+            #expect(try d.eventually { try d.hv("dmesg").out.contains("restarted as domain 3 (agent)") })
             #expect(try d.eventually { try d.hv("console", "agent", "--log").out.contains("agent: ready") })
             let down = try d.hv("shutdown", "agent", "-w")
             #expect(down.status == 0, "\(down.err)")

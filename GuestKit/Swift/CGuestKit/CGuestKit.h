@@ -4,7 +4,11 @@
  * event channels, clock, memory management, grant tables, the shared
  * ring (xen/io/ring.h's gk_ring_* helpers, for Ring.swift), chan, and
  * XenStore (xen/io/xs_wire.h, xen/io/xenbus.h, xen/io/console.h and
- * guestkit/xenbus.h, for XenStore.swift).
+ * guestkit/xenbus.h, for XenStore.swift), the block front end
+ * (xen/io/blkif.h, guestkit/blkfront.h, for BlockDevice.swift) and the
+ * network front end with its IPv4 stack (xen/io/netif.h,
+ * guestkit/netfront.h, guestkit/net.h, for NetworkInterface.swift and
+ * IPv4.swift).
  */
 #ifndef GUESTKIT_CGUESTKIT_H
 #define GUESTKIT_CGUESTKIT_H
@@ -23,6 +27,8 @@
 #include <xen/io/xs_wire.h>
 #include <xen/io/xenbus.h>
 #include <xen/io/console.h>
+#include <xen/io/blkif.h>
+#include <xen/io/netif.h>
 #include <guestkit/hypercall.h>
 #include <guestkit/console.h>
 #include <guestkit/traps.h>
@@ -32,6 +38,9 @@
 #include <guestkit/gnttab.h>
 #include <guestkit/chan.h>
 #include <guestkit/xenbus.h>
+#include <guestkit/blkfront.h>
+#include <guestkit/netfront.h>
+#include <guestkit/net.h>
 #include <guestkit/guestkit.h>
 
 #endif /* GUESTKIT_CGUESTKIT_H */
