@@ -18,17 +18,17 @@ public struct DomainImage: Codable, Sendable {
     /// PFNs with a frame behind them.
     public var populated: [Bool]
     /// Pinned page tables: PFN and level.
-    public var pinned: [PinnedTable]
+    public var pinned: [TableImage]
     /// Every page table (pinned or not): their entries are in canonical form in the saved pages.
-    public var pageTables: [PinnedTable]
+    public var pageTables: [TableImage]
     public var sharedInfo: Data
     /// The grant table's frames (entries' frames as PFNs).
     public var grantFrames: [Data]
     public var ports: [PortImage]
     public var vcpus: [VCPUImage]
 
-    /// A pinned page table.
-    public struct PinnedTable: Codable, Sendable, Equatable {
+    /// A page table: its PFN and level.
+    public struct TableImage: Codable, Sendable, Equatable {
         public var pfn: Int
         public var level: Int
     }

@@ -51,7 +51,7 @@ extension DomainControl {
             return Int(c)
         }
 
-        var tables: [DomainImage.PinnedTable] = [], pinned: [DomainImage.PinnedTable] = []
+        var tables: [DomainImage.TableImage] = [], pinned: [DomainImage.TableImage] = []
         var populated = [Bool](repeating: false, count: p2m.count)
         var buffer = [UInt8](repeating: 0, count: 4096)
         for (p, mfn) in p2m.enumerated() where mfn != PVLayout.invalidMFN {
@@ -74,7 +74,6 @@ extension DomainControl {
             }
             try buffer.withUnsafeBytes { try page(p, $0) }
         }
-        _ = tables
 
         var grantPages: [Data] = []
         for mfn in grantTable {

@@ -363,6 +363,11 @@ extension KVMIntegration {
             #expect(command("pause qu\t\r", "paused domain 1 (quiet)"), "\(shell.output)")   // and a domain name
             #expect(command("help evtchn\r", "usage: hv evtchn DOM"), "\(shell.output)")
             #expect(command("\u{1b}[A\u{1b}[A\r", "already paused"), "\(shell.output)")      // history: up twice is the pause again
+            shell.send("top -d 0.2\r")                                          // xentop's screen, refreshed until q
+            #expect(shell.readNext(until: "HCALLS/s", timeout: 20) != nil, "\(shell.output)")
+            #expect(shell.readNext(until: "quiet", timeout: 20) != nil)
+            shell.send("q")
+            #expect(shell.readNext(until: "hv> ", timeout: 20) != nil, "\(shell.output)")
             shell.send("exit\r")
             #expect(shell.waitForExit(timeout: 20) == 0)
             #expect((try? String(contentsOfFile: home + "/.hv_history", encoding: .utf8))?.contains("help evtchn") == true)
