@@ -82,7 +82,7 @@ struct Demo: ParsableCommand {
             step("9. A quick benchmark: null hypercall, Swift exit loop vs a minimal C KVM loop (hv bench hypercall)")
             try Bench.parse(["hypercall", "--calls", "5000", "--rounds", "1"]).run()
         }
-        step("Done. Try: hv run Images/build/hello-c.elf --cmdline 'hello', hv bench all, hv --help")
+        step("Done. Try: hv shell --demo (the Dom0 shell with demo domains), hv run Images/build/hello-c.elf, hv bench all, hv --help")
     }
 
     /// Runs the shell's verbs against an in-process daemon and prints what a user would see.
