@@ -1,7 +1,7 @@
 /*
  * blkfront.c - a blkif front end: the xenbus handshake, a one-page ring,
- * and a pool of bounce pages granted once at open. See
- * guestkit/blkfront.h for the model.
+ * a pool of bounce pages granted once at open, and indirect requests when
+ * the back end offers them. See guestkit/blkfront.h for the model.
  */
 #include <guestkit/guestkit.h>
 #include <guestkit/blkfront.h>
@@ -9,7 +9,11 @@
 #define PAGE                GK_PAGE_SIZE
 #define SEG                 GK_BLK_SEGMENTS
 #define SECTORS_PER_PAGE    (PAGE / GK_BLK_SECTOR_SIZE)
-#define NPAGES              (1 + GK_BLK_POOL_PAGES)         /* the ring page, then the pool */
+#define SEGS_PER_IPAGE      GK_BLK_SEGMENTS_PER_INDIRECT_PAGE
+#define IPAGES_MAX          ((GK_BLK_INDIRECT_SEGMENTS + SEGS_PER_IPAGE - 1) / SEGS_PER_IPAGE)
+#define POOL_MAX            (GK_BLK_INDIRECT_POOL_PAGES > GK_BLK_POOL_PAGES ? GK_BLK_INDIRECT_POOL_PAGES : GK_BLK_POOL_PAGES)
+#define BASE_PAGES          (1 + GK_BLK_POOL_PAGES)         /* the ring page, then the direct pool: at open */
+#define NPAGES              (1 + POOL_MAX + GK_BLK_SLOTS * IPAGES_MAX)  /* ... then more pool, indirect pages */
 #define SLICE_NS            GK_NS_PER_SEC                   /* wait this long before asking if the back end is there */
 #define END_GRANT_NS        (5 * GK_NS_PER_SEC)             /* the back end may take a while to unmap */
 #define FAILED_CLOSE_NS     (5 * GK_NS_PER_SEC)             /* an open that failed waits no longer than this */
@@ -17,15 +21,29 @@
 _Static_assert(NPAGES * PAGE <= GK_BLK_WINDOW, "the ring and its pool fit one window");
 _Static_assert(GK_BLK_SLOTS == __CONST_RING_SIZE(blkif, 4096), "one slot per request in flight");
 _Static_assert(SECTORS_PER_PAGE == 8, "first_sect/last_sect count 512-byte sectors in a 4 KiB page");
+_Static_assert(GK_BLK_INDIRECT_SEGMENTS > GK_BLK_SEGMENTS &&
+               GK_BLK_INDIRECT_SEGMENTS <= BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * 512,
+               "an indirect request has more segments than a direct one, in at most 8 indirect pages");
+_Static_assert(GK_BLK_INDIRECT_POOL_PAGES >= GK_BLK_INDIRECT_SEGMENTS, "at least one indirect request fits the pool");
+_Static_assert(SEGS_PER_IPAGE * sizeof(struct blkif_request_segment) == PAGE, "an indirect page is full of descriptors");
 
 /* A request in flight: ring slot i's id is i, and it owns pool pages
- * 11i .. 11i+10, consecutive in the window. */
+ * per*i .. per*i+per-1 (per = 11, or the indirect segment count during an
+ * indirect transfer), consecutive in the window. */
 struct slot {
     uint8_t busy;
-    uint8_t op;
+    uint8_t op;             /* the operation its response must name (an indirect request's inner one) */
     uint8_t raw;            /* gk_blk_raw's: keep the response */
     uint32_t bytes;         /* a read's bytes to copy out */
     uint8_t *dest;          /* ... and where to */
+    const uint8_t *bounce;  /* ... and from where */
+};
+
+/* One ring slot's 112 bytes, as any kind of request (put() copies them all). */
+union request {
+    struct blkif_request direct;
+    struct blkif_request_indirect indirect;
+    struct blkif_request_discard discard;
 };
 
 struct gk_blk {
@@ -35,13 +53,19 @@ struct gk_blk {
     struct gk_blk_info info;
     struct gk_blk_stats stats;
     blkif_front_ring_t ring;
-    unsigned long va;       /* the window: ring page, then the pool */
+    unsigned long va;       /* the window: ring page, the pool, indirect pages */
     unsigned long pfn[NPAGES];
     grant_ref_t gref[NPAGES];
     unsigned int npages;    /* pages allocated (pfn[0..npages)) */
     unsigned int ngrants;   /* of them granted (gref[0..ngrants)) */
-    int mapped;
+    unsigned int mapped;    /* of them mapped in the window (the first `mapped`) */
     int port_open;
+    unsigned int pool;      /* bounce pages granted: GK_BLK_POOL_PAGES, more with indirect requests */
+    unsigned int iseg;      /* segments per indirect request (0: direct requests only) */
+    unsigned int islots;    /* slots of iseg pages the pool holds (at most GK_BLK_SLOTS) */
+    unsigned int ipages;    /* indirect pages per slot, after the pool */
+    unsigned int per;       /* pages per slot in the current call: GK_BLK_SEGMENTS or iseg */
+    unsigned int nslots;    /* slots usable in the current call */
     struct slot slot[GK_BLK_SLOTS];
     unsigned int inflight;
     unsigned int hint;      /* where to look for a free slot */
@@ -59,12 +83,31 @@ static char event[GK_XS_BUF_SIZE];
 
 static uint8_t *page_va(const struct gk_blk *d, unsigned int slot, unsigned int j)
 {
-    return (uint8_t *)(d->va + PAGE * (1 + slot * SEG + j));
+    return (uint8_t *)(d->va + PAGE * (1 + slot * d->per + j));
 }
 
 static grant_ref_t page_ref(const struct gk_blk *d, unsigned int slot, unsigned int j)
 {
-    return d->gref[1 + slot * SEG + j];
+    return d->gref[1 + slot * d->per + j];
+}
+
+/* Slot `slot`'s indirect page j: its descriptors and grant ref. */
+static struct blkif_request_segment *indirect_va(const struct gk_blk *d, unsigned int slot, unsigned int j)
+{
+    return (struct blkif_request_segment *)(d->va + PAGE * (1 + d->pool + slot * d->ipages + j));
+}
+
+static grant_ref_t indirect_ref(const struct gk_blk *d, unsigned int slot, unsigned int j)
+{
+    return d->gref[1 + d->pool + slot * d->ipages + j];
+}
+
+/* The slots of the current call: `per` pages each. Only between calls
+ * (nothing in flight), so no slot changes its pages under a request. */
+static void layout(struct gk_blk *d, unsigned int per)
+{
+    d->per = per;
+    d->nslots = per == SEG ? GK_BLK_SLOTS : d->islots;
 }
 
 static int broken(struct gk_blk *d, int err)
@@ -185,34 +228,73 @@ static int read_backend(struct gk_blk *d)
     d->info.discard_secure = read_optional(be, "discard-secure", 0) != 0;
     d->info.discard_granularity = (unsigned int)read_optional(be, "discard-granularity", 0);
     d->info.discard_alignment = (unsigned int)read_optional(be, "discard-alignment", 0);
+    unsigned long most = read_optional(be, "feature-max-indirect-segments", 0);
+    d->info.max_indirect_segments = most > 0xffff ? 0xffff : (unsigned int)most;   /* nr_segments is 16 bits */
     return 0;
 }
 
 /* ---- pages, grants, port ------------------------------------------------------ */
 
-/* The ring page and the pool: allocated, mapped in the window, zeroed
- * (nothing of ours reaches the back end), granted read-write (a read's
- * pages must be writable by the back end; writes reuse them). */
-static int setup_pages(struct gk_blk *d)
+/* Pages npages .. total-1 of the window: allocated, mapped, zeroed
+ * (nothing of ours reaches the back end), granted; read-write below
+ * `readonly_from` (a read's pages must be writable by the back end;
+ * writes reuse them), read-only from there (indirect pages: the back end
+ * only reads them). On an error what was done stays, for release_pages. */
+static int add_pages(struct gk_blk *d, unsigned int total, unsigned int readonly_from)
 {
-    for (; d->npages < NPAGES; d->npages++) {
+    unsigned int first = d->npages;
+    for (; d->npages < total; d->npages++) {
         long pfn = gk_alloc_pfn(0);
         if (pfn < 0)
             return -XEN_ENOMEM;
         d->pfn[d->npages] = (unsigned long)pfn;
         mfns[d->npages] = gk_pfn_to_mfn((unsigned long)pfn);
     }
-    d->mapped = 1;
-    int rc = gk_map_range(d->va, mfns, NPAGES, GK_PAGE_RW);
+    d->mapped = total;      /* a failed gk_map_range leaves some mapped: all are unmapped at release */
+    int rc = gk_map_range(d->va + first * PAGE, mfns + first, total - first, GK_PAGE_RW);
     if (rc)
         return rc;
-    memset((void *)d->va, 0, NPAGES * PAGE);
-    for (; d->ngrants < NPAGES; d->ngrants++) {
-        int ref = gk_gnttab_grant(d->info.backend_id, mfns[d->ngrants], 0);
+    memset((void *)(d->va + first * PAGE), 0, (total - first) * PAGE);
+    for (; d->ngrants < total; d->ngrants++) {
+        int ref = gk_gnttab_grant(d->info.backend_id, mfns[d->ngrants], d->ngrants >= readonly_from);
         if (ref < 0)
             return ref;
         d->gref[d->ngrants] = (grant_ref_t)ref;
     }
+    return 0;
+}
+
+/* Gives back pages keep .. npages-1 that add_pages took (none named in a
+ * request yet, so their grants end at once; if one does not, everything
+ * stays for release_pages). */
+static void drop_pages(struct gk_blk *d, unsigned int keep)
+{
+    int all = 1;
+    for (unsigned int i = keep; i < d->ngrants; i++) {
+        if (d->gref[i] && gk_gnttab_end(d->gref[i]) == 0)
+            d->gref[i] = 0;
+        else if (d->gref[i])
+            all = 0;
+    }
+    if (!all)
+        return;
+    if (d->mapped > keep) {
+        gk_unmap_range(d->va + keep * PAGE, d->mapped - keep);
+        d->mapped = keep;
+    }
+    for (unsigned int i = keep; i < d->npages; i++)
+        gk_free_pfn(d->pfn[i]);
+    d->npages = d->ngrants = keep;
+}
+
+/* The ring page and the direct pool. */
+static int setup_pages(struct gk_blk *d)
+{
+    d->pool = GK_BLK_POOL_PAGES;
+    layout(d, SEG);
+    int rc = add_pages(d, BASE_PAGES, BASE_PAGES);
+    if (rc)
+        return rc;
     blkif_sring_t *s = (blkif_sring_t *)d->va;
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&d->ring, s, PAGE);
@@ -226,6 +308,36 @@ static int setup_pages(struct gk_blk *d)
     d->info.port = (evtchn_port_t)port;
     d->port_open = 1;
     return 0;
+}
+
+/* Indirect requests, if the back end offers them and `limit` (0: the
+ * default) allows more than a direct request's 11 pages: the pool grows
+ * to hold islots slots of iseg pages, and each slot gets its indirect
+ * pages. Without the pages, the disk keeps to direct requests (and what
+ * was taken goes back). */
+static void setup_indirect(struct gk_blk *d, unsigned int limit)
+{
+    unsigned int segs = limit && limit < GK_BLK_INDIRECT_SEGMENTS ? limit : GK_BLK_INDIRECT_SEGMENTS;
+    if (segs > d->info.max_indirect_segments)
+        segs = d->info.max_indirect_segments;
+    d->info.segments = SEG;
+    if (segs <= SEG)
+        return;
+    unsigned int slots = GK_BLK_INDIRECT_POOL_PAGES / segs;
+    if (slots > GK_BLK_SLOTS)
+        slots = GK_BLK_SLOTS;
+    unsigned int pool = slots * segs > GK_BLK_POOL_PAGES ? slots * segs : GK_BLK_POOL_PAGES;
+    unsigned int ipages = (segs + SEGS_PER_IPAGE - 1) / SEGS_PER_IPAGE;
+    unsigned int before = d->npages;
+    if (add_pages(d, 1 + pool + slots * ipages, 1 + pool) != 0) {
+        drop_pages(d, before);
+        return;
+    }
+    d->pool = pool;
+    d->iseg = segs;
+    d->islots = slots;
+    d->ipages = ipages;
+    d->info.segments = segs;
 }
 
 /* Undo setup_pages: the port, the grants (retried while the back end
@@ -255,7 +367,7 @@ static int release_pages(struct gk_blk *d)
     if (left)
         rc = -XEN_EBUSY;
     if (d->mapped) {
-        gk_unmap_range(d->va, NPAGES);
+        gk_unmap_range(d->va, d->mapped);
         d->mapped = 0;
     }
     for (unsigned int i = 0; i < d->npages; i++) {
@@ -330,6 +442,11 @@ int gk_blk_list(unsigned int *devids, unsigned int max)
 
 int gk_blk_open(unsigned int devid, struct gk_blk **out)
 {
+    return gk_blk_open_segments(devid, 0, out);
+}
+
+int gk_blk_open_segments(unsigned int devid, unsigned int max_segments, struct gk_blk **out)
+{
     if (!out)
         return -XEN_EINVAL;
     if (devid == GK_BLK_ANY) {
@@ -399,6 +516,7 @@ int gk_blk_open(unsigned int devid, struct gk_blk **out)
     rc = read_backend(d);
     if (rc)
         goto fail_watch;
+    setup_indirect(d, max_segments);
     rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateConnected);
     if (rc)
         goto fail_watch;
@@ -443,17 +561,18 @@ static int usable(const struct gk_blk *d)
 
 static unsigned int take_slot(struct gk_blk *d)
 {
-    for (unsigned int k = 0; k < GK_BLK_SLOTS; k++) {
-        unsigned int i = (d->hint + k) % GK_BLK_SLOTS;
+    for (unsigned int k = 0; k < d->nslots; k++) {
+        unsigned int i = (d->hint + k) % d->nslots;
         if (!d->slot[i].busy) {
-            d->hint = (i + 1) % GK_BLK_SLOTS;
+            d->hint = (i + 1) % d->nslots;
             return i;
         }
     }
     return GK_BLK_SLOTS;        /* not reached: callers check inflight */
 }
 
-/* Put `req` in the next ring slot as request `id` (not yet published). */
+/* Put `req` (a whole slot's 112 bytes) in the next ring slot as request
+ * `id` (not yet published). */
 static void put(struct gk_blk *d, unsigned int id, const struct blkif_request *req, uint8_t *dest,
                 uint32_t bytes, int raw)
 {
@@ -462,9 +581,12 @@ static void put(struct gk_blk *d, unsigned int id, const struct blkif_request *r
     r->id = id;
     struct slot *s = &d->slot[id];
     s->busy = 1;
-    s->op = req->operation;
+    /* An indirect request is answered as its inner operation (indirect_op,
+     * byte 1), as Linux's blkback answers and its blkfront checks. */
+    s->op = req->operation == BLKIF_OP_INDIRECT ? ((const uint8_t *)req)[1] : req->operation;
     s->raw = (uint8_t)raw;
     s->dest = dest;
+    s->bounce = dest ? page_va(d, id, 0) : NULL;
     s->bytes = bytes;
     d->ring.req_prod_pvt++;
     d->inflight++;
@@ -500,7 +622,7 @@ static int finish(struct gk_blk *d, const struct blkif_response *rsp)
     struct slot *s = &d->slot[id];
     if (rsp->status == BLKIF_RSP_OKAY) {
         if (s->dest)
-            memcpy(s->dest, page_va(d, (unsigned int)id, 0), s->bytes);   /* the slot's pages are consecutive */
+            memcpy(s->dest, s->bounce, s->bytes);   /* the slot's pages are consecutive */
     } else {
         d->last_status = rsp->status;
         d->last_op = rsp->operation;
@@ -596,8 +718,45 @@ static int check_range(const struct gk_blk *d, uint64_t sector, uint64_t n)
     return 0;
 }
 
+/* Request `id` for `count` sectors from `sector`, its data in the slot's
+ * pages: a direct request for up to 11 pages, else an indirect one (the
+ * descriptors in the slot's indirect pages). */
+static void build(struct gk_blk *d, unsigned int id, uint8_t op, uint64_t sector, uint64_t count,
+                  union request *u)
+{
+    unsigned int nseg = (unsigned int)((count + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE);
+    memset(u, 0, sizeof(*u));
+    struct blkif_request *req = &u->direct;
+    struct blkif_request_segment *seg = req->seg;
+    if (nseg > SEG) {
+        struct blkif_request_indirect *ind = &u->indirect;
+        ind->operation = BLKIF_OP_INDIRECT;
+        ind->indirect_op = op;
+        ind->nr_segments = (uint16_t)nseg;
+        ind->handle = (blkif_vdev_t)d->info.devid;
+        ind->sector_number = sector;
+        for (unsigned int p = 0; p * SEGS_PER_IPAGE < nseg; p++)
+            ind->indirect_grefs[p] = indirect_ref(d, id, p);
+        seg = indirect_va(d, id, 0);    /* the slot's indirect pages are consecutive */
+    } else {
+        req->operation = op;
+        req->nr_segments = (uint8_t)nseg;
+        req->handle = (blkif_vdev_t)d->info.devid;
+        req->sector_number = sector;
+    }
+    for (unsigned int k = 0; k < nseg; k++) {
+        uint64_t rest = count - (uint64_t)k * SECTORS_PER_PAGE;
+        seg[k].gref = page_ref(d, id, k);
+        seg[k].first_sect = 0;
+        seg[k].last_sect = (uint8_t)((rest < SECTORS_PER_PAGE ? rest : SECTORS_PER_PAGE) - 1);
+    }
+}
+
 /* READ, WRITE or WRITE_BARRIER of n sectors, in requests of up to 88
- * sectors, as many in flight as the ring holds. */
+ * sectors, as many in flight as the ring holds; or, for a READ or WRITE
+ * longer than 88 sectors on a disk with indirect requests, in requests of
+ * up to iseg pages, islots in flight, each published as soon as it is
+ * built (so the back end starts on it while the next is copied). */
 static int transfer(struct gk_blk *d, uint8_t op, uint64_t sector, uint8_t *data, uint64_t n)
 {
     int rc = usable(d);
@@ -610,32 +769,29 @@ static int transfer(struct gk_blk *d, uint8_t op, uint64_t sector, uint8_t *data
     rc = check_range(d, sector, n);
     if (rc)
         return rc;
+    int indirect = d->iseg && op != BLKIF_OP_WRITE_BARRIER && n > GK_BLK_REQUEST_SECTORS;
+    layout(d, indirect ? d->iseg : SEG);
+    uint64_t most = (uint64_t)d->per * SECTORS_PER_PAGE;
     d->op_error = 0;
     while ((n && !d->op_error) || d->inflight) {
         int issued = 0;
-        while (n && !d->op_error && d->inflight < GK_BLK_SLOTS && !RING_FULL(&d->ring)) {
+        while (n && !d->op_error && d->inflight < d->nslots && !RING_FULL(&d->ring)) {
             unsigned int id = take_slot(d);
-            uint64_t count = n < GK_BLK_REQUEST_SECTORS ? n : GK_BLK_REQUEST_SECTORS;
+            uint64_t count = n < most ? n : most;
             uint32_t bytes = (uint32_t)(count * GK_BLK_SECTOR_SIZE);
-            struct blkif_request req = {
-                .operation = op,
-                .nr_segments = (uint8_t)((count + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE),
-                .handle = (blkif_vdev_t)d->info.devid,
-                .sector_number = sector,
-            };
-            for (unsigned int k = 0; k < req.nr_segments; k++) {
-                uint64_t rest = count - k * SECTORS_PER_PAGE;
-                req.seg[k].gref = page_ref(d, id, k);
-                req.seg[k].first_sect = 0;
-                req.seg[k].last_sect = (uint8_t)((rest < SECTORS_PER_PAGE ? rest : SECTORS_PER_PAGE) - 1);
-            }
+            union request u;
+            build(d, id, op, sector, count, &u);
             if (op != BLKIF_OP_READ)
                 memcpy(page_va(d, id, 0), data, bytes);
-            put(d, id, &req, op == BLKIF_OP_READ ? data : NULL, bytes, 0);
+            put(d, id, &u.direct, op == BLKIF_OP_READ ? data : NULL, bytes, 0);
             sector += count;
             data += bytes;
             n -= count;
             issued = 1;
+            if (indirect) {
+                push(d);
+                issued = 0;
+            }
         }
         if (issued)
             push(d);
@@ -705,17 +861,14 @@ int gk_blk_discard(struct gk_blk *d, uint64_t sector, uint64_t nsectors)
     if (rc)
         return rc;
     /* Built in a whole slot's worth of bytes: put() copies 112. */
-    union {
-        struct blkif_request req;
-        struct blkif_request_discard discard;
-    } u;
+    union request u;
     memset(&u, 0, sizeof(u));
     u.discard.operation = BLKIF_OP_DISCARD;
     u.discard.flag = 0;
     u.discard.handle = (blkif_vdev_t)d->info.devid;
     u.discard.sector_number = sector;
     u.discard.nr_sectors = nsectors;
-    return one(d, &u.req);
+    return one(d, &u.direct);
 }
 
 /* ---- hand-built requests ----------------------------------------------------------------- */

@@ -3,9 +3,11 @@
  * host's blkif back end.
  *
  * Opens the first disk (device/vbd, lowest virtual-device) and prints
- * what the handshake found. A read-write disk: writes a seeded pattern
- * over the first `sectors=N` sectors (default: all) in 2 MiB calls (up to
- * 32 requests of 44 KiB in flight), flushes, reads everything back and
+ * what the handshake found, and whether requests go indirect. A
+ * read-write disk: writes a seeded pattern over the first `sectors=N`
+ * sectors (default: all) in 2 MiB calls (indirect requests of up to
+ * 1 MiB, 4 in flight, when the back end offers them; else up to 32
+ * requests of 44 KiB in flight), flushes, reads everything back and
  * checks it, prints the checksum and the throughput. A read-only disk:
  * reads the region, prints its checksum, and checks that a write is
  * refused (and changed nothing). Then hand-built bad requests: a read
@@ -28,7 +30,8 @@
  *
  * Command line: seed=N (default 1), sectors=N (default 0 = the whole
  * disk), wait (after the flush: print "blk-selftest: flushed, waiting"
- * and block forever, for a kill -9 durability test).
+ * and block forever, for a kill -9 durability test), indirect=N (at most
+ * N pages per request; indirect=0: direct requests only, 11 pages).
  *
  * mode=random [ops=N] (hv bench blk; a read-write disk): instead of all
  * the above, N (default 4096) writes of one 4 KiB block each at random
@@ -62,6 +65,7 @@ static uint8_t expected[SECTOR];
 static struct gk_blk *disk;
 static const struct gk_blk_info *info;
 static uint64_t seed = 1;
+static unsigned int max_segments;               /* gk_blk_open_segments' limit (0: GuestKit's default) */
 static uint64_t region;                         /* sectors written / read */
 
 static void fail(const char *what, long rc)
@@ -438,7 +442,7 @@ static void reopen(void)
     rc = gk_blk_close(disk);
     if (rc)
         fail("close", rc);
-    rc = gk_blk_open(devid, &disk);
+    rc = gk_blk_open_segments(devid, max_segments, &disk);
     if (rc)
         fail("open again after the close", rc);
     info = gk_blk_info(disk);
@@ -459,7 +463,12 @@ void gk_main(void)
     unsigned long v;
     if (gk_cmdline_number("seed", &v))
         seed = v;
-    int rc = gk_blk_open(GK_BLK_ANY, &disk);
+    if (gk_cmdline_value("indirect")) {
+        if (!gk_cmdline_number("indirect", &v) || v > 0xffff)
+            fail("indirect=N (0: direct requests only)", -XEN_EINVAL);
+        max_segments = v ? (unsigned int)v : GK_BLK_SEGMENTS;
+    }
+    int rc = gk_blk_open_segments(GK_BLK_ANY, max_segments, &disk);
     if (rc)
         fail("open the first disk", rc);
     info = gk_blk_info(disk);
@@ -468,6 +477,11 @@ void gk_main(void)
               info->flush, info->barrier, info->discard);
     gk_printf(P "backend %s (domain %u), ring-ref %u, event channel %u\n", info->backend,
               info->backend_id, info->ring_ref, info->port);
+    if (info->segments > GK_BLK_SEGMENTS)
+        gk_printf(P "indirect requests of up to %u segments (feature-max-indirect-segments %u)\n", info->segments,
+                  info->max_indirect_segments);
+    else
+        gk_printf(P "direct requests only (feature-max-indirect-segments %u)\n", info->max_indirect_segments);
 
     region = info->sectors;
     if (gk_cmdline_number("sectors", &v) && v && v < region)

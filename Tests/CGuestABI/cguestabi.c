@@ -12,6 +12,7 @@
 #include <xen/io/xs_wire.h>
 #include <xen/io/console.h>
 #include <xen/io/xenbus.h>
+#include <xen/io/blkif.h>
 
 #define C(x) { #x, (long long)(x) }
 #define SIZE(t) { "sizeof(" #t ")", (long long)sizeof(t) }
@@ -159,6 +160,22 @@ static const struct cguestabi_entry table[] = {
     OFF(struct xencons_interface, out_cons), OFF(struct xencons_interface, out_prod),
     C(XenbusStateInitialising), C(XenbusStateInitWait), C(XenbusStateInitialised), C(XenbusStateConnected),
     C(XenbusStateClosing), C(XenbusStateClosed),
+
+    C(BLKIF_OP_READ), C(BLKIF_OP_WRITE), C(BLKIF_OP_WRITE_BARRIER), C(BLKIF_OP_FLUSH_DISKCACHE), C(BLKIF_OP_DISCARD),
+    C(BLKIF_OP_INDIRECT), C(BLKIF_MAX_SEGMENTS_PER_REQUEST), C(BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST),
+    C(BLKIF_DISCARD_SECURE), C(BLKIF_RSP_EOPNOTSUPP), C(BLKIF_RSP_ERROR), C(BLKIF_RSP_OKAY),
+    C(VDISK_CDROM), C(VDISK_REMOVABLE), C(VDISK_READONLY),
+    SIZE(struct blkif_request_segment), OFF(struct blkif_request_segment, first_sect),
+    OFF(struct blkif_request_segment, last_sect),
+    SIZE(struct blkif_request), OFF(struct blkif_request, nr_segments), OFF(struct blkif_request, handle),
+    OFF(struct blkif_request, id), OFF(struct blkif_request, sector_number), OFF(struct blkif_request, seg),
+    OFF(struct blkif_request_discard, flag), OFF(struct blkif_request_discard, nr_sectors),
+    SIZE(struct blkif_request_indirect), OFF(struct blkif_request_indirect, indirect_op),
+    OFF(struct blkif_request_indirect, nr_segments), OFF(struct blkif_request_indirect, id),
+    OFF(struct blkif_request_indirect, sector_number), OFF(struct blkif_request_indirect, handle),
+    OFF(struct blkif_request_indirect, indirect_grefs),
+    OFF(struct blkif_response, operation), OFF(struct blkif_response, status),
+    SIZE(union blkif_sring_entry),
 };
 
 const struct cguestabi_entry *cguestabi_entries(void) { return table; }

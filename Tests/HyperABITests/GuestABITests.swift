@@ -227,6 +227,29 @@ import Toolstack
         for (n, s) in [("Initialising", XenbusState.initialising), ("InitWait", .initWait), ("Initialised", .initialised),
                        ("Connected", .connected), ("Closing", .closing), ("Closed", .closed)] { h["XenbusState\(n)"] = Int64(s.rawValue) }
 
+        typealias BI = BlockInterface
+        let blkOps: [(String, BI.Operation)] = [("READ", .read), ("WRITE", .write), ("WRITE_BARRIER", .writeBarrier),
+            ("FLUSH_DISKCACHE", .flushDiskCache), ("DISCARD", .discard), ("INDIRECT", .indirect)]
+        for (n, o) in blkOps { h["BLKIF_OP_\(n)"] = Int64(o.rawValue) }
+        h["BLKIF_MAX_SEGMENTS_PER_REQUEST"] = Int64(BI.maxSegments)
+        h["BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST"] = Int64(BI.maxIndirectPages)
+        h["BLKIF_DISCARD_SECURE"] = Int64(BI.discardSecure)
+        h["BLKIF_RSP_EOPNOTSUPP"] = Int64(BI.notSupported); h["BLKIF_RSP_ERROR"] = Int64(BI.error); h["BLKIF_RSP_OKAY"] = Int64(BI.okay)
+        h["VDISK_CDROM"] = Int64(BI.vdiskCDROM); h["VDISK_REMOVABLE"] = Int64(BI.vdiskRemovable); h["VDISK_READONLY"] = Int64(BI.vdiskReadOnly)
+        size("struct blkif_request_segment", BI.segmentSize)
+        off("struct blkif_request_segment", "first_sect", BI.segmentFirst); off("struct blkif_request_segment", "last_sect", BI.segmentLast)
+        size("struct blkif_request", BI.slotSize)
+        for (f, v) in [("nr_segments", BI.requestSegments), ("handle", BI.requestHandle), ("id", BI.requestID),
+                       ("sector_number", BI.requestSector), ("seg", BI.segmentArray)] { off("struct blkif_request", f, v) }
+        off("struct blkif_request_discard", "flag", BI.discardFlag); off("struct blkif_request_discard", "nr_sectors", BI.discardSectors)
+        size("struct blkif_request_indirect", BI.indirectRequestSize)
+        for (f, v) in [("indirect_op", BI.indirectOperation), ("nr_segments", BI.indirectSegments), ("id", BI.requestID),
+                       ("sector_number", BI.requestSector), ("handle", BI.indirectHandle), ("indirect_grefs", BI.indirectGrefs)] {
+            off("struct blkif_request_indirect", f, v)
+        }
+        off("struct blkif_response", "operation", BI.responseOperation); off("struct blkif_response", "status", BI.responseStatus)
+        size("union blkif_sring_entry", BI.slotSize)
+
         for e in XenErrno.allCases { h["XEN_\(e.name)"] = Int64(e.rawValue) }
         for n in XenELFNote.allCases { h["XEN_ELFNOTE_\(n.name)"] = Int64(n.rawValue) }
         return h

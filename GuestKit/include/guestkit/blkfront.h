@@ -14,9 +14,10 @@
  * event channel for the back end; writes `ring-ref`, `event-channel`,
  * `protocol` = "x86_64-abi" and `state` = 3 (Initialised) in one
  * transaction; waits until the back end is Connected (4); reads
- * `sectors`, `sector-size`, `info` and the `feature-*` flags; and
- * switches itself to Connected. A front end left Closed (6) by an earlier
- * gk_blk_close goes back to Initialising (1) first, as Linux's does.
+ * `sectors`, `sector-size`, `info` and the `feature-*` flags; sets up
+ * indirect requests if offered (below); and switches itself to
+ * Connected. A front end left Closed (6) by an earlier gk_blk_close goes
+ * back to Initialising (1) first, as Linux's does.
  *
  * I/O. gk_blk_read/write split the transfer into requests of up to
  * GK_BLK_REQUEST_SECTORS (11 pages = 88 sectors = 44 KiB), each with its
@@ -30,6 +31,25 @@
  * event channel in 1 s slices (after a silent slice it reads the back
  * end's `state`: Closing or Closed ends the wait with -XEN_ENOTCONN). All
  * calls return only when every request they issued was answered.
+ *
+ * Indirect requests (BLKIF_OP_INDIRECT). When the back end offers
+ * `feature-max-indirect-segments` (read once it is Connected, as Linux's
+ * blkfront does) and the caller allows more than 11 pages per request
+ * (gk_blk_open_segments), S = min(that value, GK_BLK_INDIRECT_SEGMENTS,
+ * the caller's limit); before going Connected GuestKit grows the pool to
+ * GK_BLK_INDIRECT_POOL_PAGES (if need be) and grants one indirect page
+ * per slot, read-only (the back end only reads them). A read or write of
+ * more than 88 sectors then uses slots of S pages (slot i owns pool pages
+ * Si .. Si+S-1; GK_BLK_INDIRECT_POOL_PAGES / S slots, at most 32) and
+ * requests of up to S pages (S = 256: 1 MiB) whose segment descriptors
+ * are in the slot's indirect page; each is published as soon as it is
+ * built, so the back end starts on it while the next is copied. A piece
+ * of 11 pages or fewer is still a direct request; barrier writes, flushes
+ * and discards are always direct. The response of an indirect request
+ * names its inner operation (READ or WRITE), as Linux's blkback answers.
+ * Without the feature, with a limit of 11 or less, or when the extra
+ * pages cannot be had, every request is direct as described above;
+ * info->segments says which.
  *
  * Units: sectors are 512 bytes (GK_BLK_SECTOR_SIZE) everywhere, as in
  * blkif. A disk whose `sector-size` is larger takes only transfers aligned
@@ -88,10 +108,17 @@ extern "C" {
 #define GK_BLK_REQUEST_SECTORS  (GK_BLK_SEGMENTS * 8)
 /* Pre-granted bounce pages: GK_BLK_SEGMENTS per slot. */
 #define GK_BLK_POOL_PAGES       (GK_BLK_SLOTS * GK_BLK_SEGMENTS)
-/* Where a disk's ring page (+0) and bounce pages (+4 KiB ...) are mapped:
- * disk i's window at GK_BLK_VA + i * GK_BLK_WINDOW. */
+/* The most pages GuestKit puts in one indirect request (1 MiB), and the
+ * bounce pages it grants when it uses indirect requests (4 MiB). */
+#define GK_BLK_INDIRECT_SEGMENTS    256
+#define GK_BLK_INDIRECT_POOL_PAGES  1024
+/* Segment descriptors (struct blkif_request_segment) in one indirect page. */
+#define GK_BLK_SEGMENTS_PER_INDIRECT_PAGE   512
+/* Where a disk's ring page (+0), bounce pages (+4 KiB ...) and indirect
+ * pages (after the pool) are mapped: disk i's window at GK_BLK_VA + i *
+ * GK_BLK_WINDOW. */
 #define GK_BLK_VA               0x68000000UL
-#define GK_BLK_WINDOW           (2UL << 20)
+#define GK_BLK_WINDOW           (8UL << 20)
 /* Longest wait for the back end (a state change, a response). */
 #define GK_BLK_TIMEOUT_NS       (30ULL * 1000000000ULL)
 /* How long to poll the ring for responses before blocking. */
@@ -117,6 +144,9 @@ struct gk_blk_info {
     evtchn_port_t port;
     char frontend[32];              /* "device/vbd/<devid>" (relative to the home) */
     char backend[128];              /* `backend`: the back end's absolute directory */
+    unsigned int max_indirect_segments; /* `feature-max-indirect-segments` (0 if absent) */
+    unsigned int segments;          /* the most pages GuestKit puts in one request:
+                                       GK_BLK_SEGMENTS (direct only) or more (indirect) */
 };
 
 /* Counters since the open. */
@@ -134,6 +164,10 @@ int gk_blk_list(unsigned int *devids, unsigned int max);
 
 /* Connect to disk `devid` (GK_BLK_ANY: the first). *dev on success. */
 int gk_blk_open(unsigned int devid, struct gk_blk **dev);
+/* The same, with at most `max_segments` pages per request: 0 for the
+ * default (GK_BLK_INDIRECT_SEGMENTS), GK_BLK_SEGMENTS or less for direct
+ * requests only (no indirect pages are granted then). */
+int gk_blk_open_segments(unsigned int devid, unsigned int max_segments, struct gk_blk **dev);
 const struct gk_blk_info *gk_blk_info(const struct gk_blk *dev);
 const struct gk_blk_stats *gk_blk_stats(const struct gk_blk *dev);
 
