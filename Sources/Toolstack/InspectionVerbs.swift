@@ -135,9 +135,12 @@ extension ControlVerbs {
             let control = call.manager.control
             let wasPaused = m.domain.isPaused
             if !wasPaused {
-                do {
-                    guard try control.pause(m.domain) else { throw VerbFailure("\(m.domain.label) did not stop within 5 s to have its registers read") }
-                } catch let e as VerbFailure { throw e } catch { throw VerbFailure("\(error)") }
+                let stopped: Bool
+                do throws(HypervisorError) { stopped = try control.pause(m.domain) } catch { throw VerbFailure("\(error)") }
+                guard stopped else {
+                    try? control.unpause(m.domain)
+                    throw VerbFailure("\(m.domain.label) did not stop within 5 s to have its registers read")
+                }
             }
             defer { if !wasPaused { try? control.unpause(m.domain) } }
             let v = m.domain.vcpus[index]

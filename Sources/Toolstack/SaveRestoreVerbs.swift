@@ -14,9 +14,12 @@ extension DomainManager {
         guard let rings = toolstack.services.rings(d.id) else { throw .invalid(object: d.label, problem: "is not connected to Dom0's services") }
         // Our guests do not offer control/feature-suspend, so the guest is not told: it is paused, as xl
         // does for a guest without the PV suspend protocol.
-        do {
-            guard try control.pause(d) else { throw ToolstackError.invalid(object: d.label, problem: "did not stop within 5 s") }
-        } catch let e as ToolstackError { throw e } catch { throw .hypervisor(error as! HypervisorError) }
+        let stopped: Bool
+        do throws(HypervisorError) { stopped = try control.pause(d) } catch { throw .hypervisor(error) }
+        guard stopped else {
+            try? control.unpause(d)
+            throw .invalid(object: d.label, problem: "did not stop within 5 s")
+        }
         var paused = true
         defer { if paused { try? control.unpause(d) } }
         let tmp = path + ".partial"

@@ -9,21 +9,18 @@ struct Daemon: ParsableCommand {
         abstract: "Host the hypervisor and serve the control socket (create, list, console … talk to it).",
         discussion: "Runs in the foreground until SIGINT or SIGTERM, which destroy every domain. The log goes to standard error and to `hv dmesg`.")
 
-    @Option(help: "The control socket (default: $HV_SOCKET, else /run/hv/control.sock for root, else $XDG_RUNTIME_DIR/hv/control.sock).")
-    var socket = ControlProtocol.defaultSocketPath
-
-    @OptionGroup var host: HostOptions
+    @OptionGroup var options: DaemonOptions
 
     @Option(help: "Create these domains from xl.cfg files at start.")
     var create: [String] = []
 
     func run() throws {
-        let daemon = try DaemonHost(socket: socket, machineMemory: host.machineMemory, pcpus: host.pcpus, echoLog: true)
+        let daemon = try DaemonHost(socket: options.socket, machineMemory: options.host.machineMemory, pcpus: options.host.pcpus, echoLog: true)
         for path in create {
             let reply = ControlVerbs.execute(ControlRequest(argv: ["create", path]), manager: daemon.manager)
             if let error = reply.error { report("hv daemon: \(error)") }
         }
-        print("hv daemon: listening on \(socket) (\(ControlProtocol.hypervisorVersion), control protocol \(ControlProtocol.version))")
+        print("hv daemon: listening on \(options.socket) (\(ControlProtocol.hypervisorVersion), control protocol \(ControlProtocol.version))")
         flushStandardOutput()
         daemon.waitForSignal()
     }

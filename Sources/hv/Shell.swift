@@ -11,22 +11,23 @@ struct Shell: ParsableCommand {
         abstract: "An interactive Dom0 shell with every verb, line editing, history and Tab completion.",
         discussion: "Verbs as `hv help` lists them, plus exit. With no daemon running it hosts the hypervisor until it exits (its domains end with it).")
 
-    @Option(help: "The control socket (default: $HV_SOCKET, else /run/hv/control.sock for root, else $XDG_RUNTIME_DIR/hv/control.sock).")
-    var socket = ControlProtocol.defaultSocketPath
+    @OptionGroup var options: DaemonOptions
 
     @Flag(help: "Start the built-in demo domains first.")
     var demo = false
 
-    @OptionGroup(title: "When the shell hosts the hypervisor") var options: HostOptions
 
     @Option(help: "Run these commands (separated by ;) instead of reading the terminal, then exit.")
     var command: String?
 
+    /// The control socket.
+    var socket: String { options.socket }
+
     func run() throws {
         var host: DaemonHost? = nil
         if (try? ControlConnection(path: socket)) == nil {
-            host = try DaemonHost(socket: socket, machineMemory: options.machineMemory, pcpus: options.pcpus, echoLog: false)
-            print("hv shell: hosting the hypervisor (\(options.machineMemory) machine memory, \(options.pcpus) pcpus); other hv commands reach it at \(socket)")
+            host = try DaemonHost(socket: socket, machineMemory: options.host.machineMemory, pcpus: options.host.pcpus, echoLog: false)
+            print("hv shell: hosting the hypervisor (\(options.host.machineMemory) machine memory, \(options.host.pcpus) pcpus); other hv commands reach it at \(socket)")
         } else {
             print("hv shell: connected to the daemon at \(socket)")
         }
