@@ -167,44 +167,41 @@ static int read_frontend(struct gk_blk *d)
     return gk_xenbus_key(d->state_path, sizeof(d->state_path), d->info.backend, "state");
 }
 
+/* The nodes publish writes, under the front end's directory. */
+struct publish_keys {
+    const struct gk_blk *d;
+    char ring_ref[64], port[64], protocol[64], state[64];
+};
+
+static int publish_body(uint32_t tx, void *ctx)
+{
+    const struct publish_keys *k = ctx;
+    char old[16];
+    int rc = gk_xs_printf(tx, k->ring_ref, "%u", k->d->info.ring_ref);
+    if (rc == 0)
+        rc = gk_xs_printf(tx, k->port, "%u", k->d->info.port);
+    if (rc == 0)
+        rc = gk_xs_write(tx, k->protocol, XEN_IO_PROTO_ABI_X86_64);
+    if (rc == 0)
+        rc = gk_xs_read(tx, k->state, old, sizeof(old));   /* the device must still exist */
+    if (rc >= 0)
+        rc = gk_xs_printf(tx, k->state, "%d", (int)XenbusStateInitialised);
+    return rc;
+}
+
 /* ring-ref, event-channel, protocol and state Initialised, all at once. */
 static int publish(struct gk_blk *d)
 {
     const char *fe = d->info.frontend;
-    char ring_ref[64], port[64], protocol[64], state[64];
-    int rc = gk_xenbus_key(ring_ref, sizeof(ring_ref), fe, "ring-ref");
+    struct publish_keys k = { .d = d };
+    int rc = gk_xenbus_key(k.ring_ref, sizeof(k.ring_ref), fe, "ring-ref");
     if (rc == 0)
-        rc = gk_xenbus_key(port, sizeof(port), fe, "event-channel");
+        rc = gk_xenbus_key(k.port, sizeof(k.port), fe, "event-channel");
     if (rc == 0)
-        rc = gk_xenbus_key(protocol, sizeof(protocol), fe, "protocol");
+        rc = gk_xenbus_key(k.protocol, sizeof(k.protocol), fe, "protocol");
     if (rc == 0)
-        rc = gk_xenbus_key(state, sizeof(state), fe, "state");
-    if (rc)
-        return rc;
-    for (int tries = 0; tries < GK_XENBUS_SWITCH_TRIES; tries++) {
-        uint32_t tx;
-        rc = gk_xs_transaction_start(&tx);
-        if (rc)
-            return rc;
-        char old[16];
-        rc = gk_xs_printf(tx, ring_ref, "%u", d->info.ring_ref);
-        if (rc == 0)
-            rc = gk_xs_printf(tx, port, "%u", d->info.port);
-        if (rc == 0)
-            rc = gk_xs_write(tx, protocol, XEN_IO_PROTO_ABI_X86_64);
-        if (rc == 0)
-            rc = gk_xs_read(tx, state, old, sizeof(old));   /* the device must still exist */
-        if (rc >= 0)
-            rc = gk_xs_printf(tx, state, "%d", (int)XenbusStateInitialised);
-        if (rc < 0) {
-            gk_xs_transaction_end(tx, 1);
-            return rc == -XEN_ENOBUFS ? -XEN_EINVAL : rc;
-        }
-        rc = gk_xs_transaction_end(tx, 0);
-        if (rc != -XEN_EAGAIN)
-            return rc;
-    }
-    return -XEN_EAGAIN;
+        rc = gk_xenbus_key(k.state, sizeof(k.state), fe, "state");
+    return rc ? rc : gk_xs_transact(publish_body, &k);
 }
 
 /* What the back end says about the disk (Connected: final values). */
@@ -269,14 +266,7 @@ static int add_pages(struct gk_blk *d, unsigned int total, unsigned int readonly
  * stays for release_pages). */
 static void drop_pages(struct gk_blk *d, unsigned int keep)
 {
-    int all = 1;
-    for (unsigned int i = keep; i < d->ngrants; i++) {
-        if (d->gref[i] && gk_gnttab_end(d->gref[i]) == 0)
-            d->gref[i] = 0;
-        else if (d->gref[i])
-            all = 0;
-    }
-    if (!all)
+    if (keep < d->ngrants && gk_gnttab_end_all(d->gref + keep, d->ngrants - keep, 0))
         return;
     if (d->mapped > keep) {
         gk_unmap_range(d->va + keep * PAGE, d->mapped - keep);
@@ -340,75 +330,35 @@ static void setup_indirect(struct gk_blk *d, unsigned int limit)
     d->info.segments = segs;
 }
 
-/* Undo setup_pages: the port, the grants (retried while the back end
- * still maps a page), the mappings, the pages whose grant ended. */
-static int release_pages(struct gk_blk *d)
+/* Undo setup_pages: the port, the mappings, the grants (retried while the
+ * back end still maps a page) and the pages whose grant ended. */
+static int release_pages(void *ctx)
 {
-    int rc = 0;
+    struct gk_blk *d = ctx;
     if (d->port_open) {
         gk_evtchn_close(d->info.port);
         d->port_open = 0;
     }
-    uint64_t until = gk_now_ns() + END_GRANT_NS;
-    unsigned int left;
-    do {
-        left = 0;
-        for (unsigned int i = 0; i < d->ngrants; i++) {
-            if (d->gref[i] == 0)
-                continue;
-            if (gk_gnttab_end(d->gref[i]) == 0)
-                d->gref[i] = 0;
-            else
-                left++;
-        }
-        if (left)
-            gk_sleep_ns(GK_NS_PER_MS);
-    } while (left && gk_now_ns() < until);
-    if (left)
-        rc = -XEN_EBUSY;
     if (d->mapped) {
         gk_unmap_range(d->va, d->mapped);
         d->mapped = 0;
     }
-    for (unsigned int i = 0; i < d->npages; i++) {
-        if (i < d->ngrants && d->gref[i])
-            continue;       /* still granted: the back end may use it; never reuse */
-        gk_free_pfn(d->pfn[i]);
-    }
+    int rc = gk_gnttab_end_and_free(d->gref, d->ngrants, d->pfn, d->npages, END_GRANT_NS);
     d->npages = d->ngrants = 0;
     return rc;
 }
 
 /* Take the device down. `published`: the back end knows of the ring, so
  * say Closing and wait for it to let go first. */
-static int release_ctx(void *ctx)
-{
-    return release_pages(ctx);
-}
-
 static int disconnect(struct gk_blk *d, int published, uint64_t wait_ns)
 {
     int rc = gk_xenbus_close_device(d->info.frontend, d->info.backend, d->state_path, d->token, published, wait_ns,
-                                    release_ctx, d);
+                                    release_pages, d);
     d->connected = 0;
     return rc;
 }
 
 /* ---- enumerating and opening ------------------------------------------------------ */
-
-/* A decimal name that fits 32 bits, or -1. */
-static long parse_devid(const char *s)
-{
-    if (!*s)
-        return -1;
-    unsigned long v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > 0xffffffffUL / 10)
-            return -1;
-        v = v * 10 + (unsigned long)(*s - '0');
-    }
-    return v <= 0xffffffffUL ? (long)v : -1;
-}
 
 int gk_blk_list(unsigned int *devids, unsigned int max)
 {
@@ -421,7 +371,7 @@ int gk_blk_list(unsigned int *devids, unsigned int max)
     unsigned int count = 0, kept = 0;
     const char *name = event;
     for (int i = 0; i < n; i++, name += strlen(name) + 1) {
-        long v = parse_devid(name);
+        long v = gk_xenbus_device_id(name);
         if (v < 0)
             continue;
         count++;
@@ -477,22 +427,9 @@ int gk_blk_open_segments(unsigned int devid, unsigned int max_segments, struct g
     if (rc)
         goto fail;
 
-    /* Ours to start: Initialising, or Closed by an earlier close. */
-    int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.frontend);
-    if (st == -XEN_ENOENT)
-        st = -XEN_ENODEV;
-    if (st < 0) {
-        rc = st;
+    rc = gk_xenbus_claim_device(d->info.frontend);
+    if (rc)
         goto fail;
-    }
-    if (st == XenbusStateClosed || st == XenbusStateUnknown) {
-        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateInitialising);
-        if (rc)
-            goto fail;
-    } else if (st != XenbusStateInitialising) {
-        rc = -XEN_EBUSY;
-        goto fail;
-    }
 
     rc = gk_xs_watch(d->state_path, d->token);
     if (rc)

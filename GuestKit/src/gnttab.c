@@ -228,6 +228,37 @@ int gk_gnttab_end(grant_ref_t ref)
     return 0;
 }
 
+unsigned int gk_gnttab_end_all(grant_ref_t *refs, unsigned int n, uint64_t patience_ns)
+{
+    uint64_t until = gk_now_ns() + patience_ns;
+    for (;;) {
+        unsigned int left = 0;
+        for (unsigned int i = 0; i < n; i++) {
+            if (refs[i] == 0)
+                continue;
+            if (gk_gnttab_end(refs[i]) == 0)
+                refs[i] = 0;
+            else
+                left++;
+        }
+        if (left == 0 || gk_now_ns() >= until)
+            return left;
+        gk_sleep_ns(GK_NS_PER_MS);
+    }
+}
+
+int gk_gnttab_end_and_free(grant_ref_t *refs, unsigned int nrefs, const unsigned long *pfns, unsigned int npages,
+                           uint64_t patience_ns)
+{
+    unsigned int left = gk_gnttab_end_all(refs, nrefs, patience_ns);
+    for (unsigned int i = 0; i < npages; i++) {
+        if (i < nrefs && refs[i])
+            continue;
+        gk_free_pfn(pfns[i]);
+    }
+    return left ? -XEN_EBUSY : 0;
+}
+
 uint16_t gk_gnttab_flags(grant_ref_t ref)
 {
     if (!ready || ref >= nr_frames * PER_FRAME)
@@ -260,6 +291,19 @@ int gk_gnttab_unmap(unsigned long va, grant_handle_t handle)
     return rc ? rc : op.status;
 }
 
+/* `n` ops of `size` bytes each, GK_GNTTAB_BATCH per hypercall; stops at
+ * the first hypercall that fails (the later ops are not issued). */
+static int batched(unsigned int cmd, void *ops, size_t size, unsigned int n)
+{
+    for (unsigned int done = 0; done < n; done += GK_GNTTAB_BATCH) {
+        unsigned int count = n - done < GK_GNTTAB_BATCH ? n - done : GK_GNTTAB_BATCH;
+        int rc = HYPERVISOR_grant_table_op(cmd, (char *)ops + done * size, count);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int gk_gnttab_map_batch(struct gnttab_map_grant_ref *ops, unsigned int n)
 {
     /* The hypervisor writes the L1 entry but never makes the tables above
@@ -275,35 +319,17 @@ int gk_gnttab_map_batch(struct gnttab_map_grant_ref *ops, unsigned int n)
             last = region;
         }
     }
-    for (unsigned int done = 0; done < n; done += GK_GNTTAB_BATCH) {
-        unsigned int count = n - done < GK_GNTTAB_BATCH ? n - done : GK_GNTTAB_BATCH;
-        int rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops + done, count);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return batched(GNTTABOP_map_grant_ref, ops, sizeof(*ops), n);
 }
 
 int gk_gnttab_unmap_batch(struct gnttab_unmap_grant_ref *ops, unsigned int n)
 {
-    for (unsigned int done = 0; done < n; done += GK_GNTTAB_BATCH) {
-        unsigned int count = n - done < GK_GNTTAB_BATCH ? n - done : GK_GNTTAB_BATCH;
-        int rc = HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, ops + done, count);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return batched(GNTTABOP_unmap_grant_ref, ops, sizeof(*ops), n);
 }
 
 int gk_gnttab_copy(struct gnttab_copy *ops, unsigned int n)
 {
-    for (unsigned int done = 0; done < n; done += GK_GNTTAB_BATCH) {
-        unsigned int count = n - done < GK_GNTTAB_BATCH ? n - done : GK_GNTTAB_BATCH;
-        int rc = HYPERVISOR_grant_table_op(GNTTABOP_copy, ops + done, count);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return batched(GNTTABOP_copy, ops, sizeof(*ops), n);
 }
 
 const char *gk_gnttab_status_name(int status)

@@ -4,6 +4,7 @@
  * granted once at open. See guestkit/netfront.h for the model.
  */
 #include <guestkit/guestkit.h>
+#include <guestkit/net.h>
 #include <guestkit/netfront.h>
 
 #define PAGE                GK_PAGE_SIZE
@@ -73,47 +74,6 @@ static int usable(const struct gk_net *d)
 /* ---- XenStore ---------------------------------------------------------------- */
 
 
-
-/* A value of 0-15 for a hex digit, else -1. */
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* "xx:xx:xx:xx:xx:xx", nothing more. */
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    for (int i = 0; i < 6; i++) {
-        int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
-        if (lo < 0 || s[2] != (i == 5 ? '\0' : ':'))
-            return -XEN_EINVAL;
-        mac[i] = (uint8_t)(hi << 4 | lo);
-        s += 3;
-    }
-    return 0;
-}
-
-
-/* A decimal name that fits 32 bits, or -1. */
-static long parse_handle(const char *s)
-{
-    if (!*s)
-        return -1;
-    unsigned long v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > 0xffffffffUL / 10)
-            return -1;
-        v = v * 10 + (unsigned long)(*s - '0');
-    }
-    return v <= 0xffffffffUL ? (long)v : -1;
-}
-
 /* The lowest-numbered vif the toolstack announced. */
 static int first_vif(unsigned int *handle)
 {
@@ -125,7 +85,7 @@ static int first_vif(unsigned int *handle)
     long best = -1;
     const char *name = event;
     for (int i = 0; i < n; i++, name += strlen(name) + 1) {
-        long v = parse_handle(name);
+        long v = gk_xenbus_device_id(name);
         if (v >= 0 && (best < 0 || v < best))
             best = v;
     }
@@ -165,56 +125,53 @@ static int read_frontend(struct gk_net *d)
         return -XEN_EINVAL;
     if (rc < 0)
         return rc;
-    rc = parse_mac(mac, d->info.mac);
+    rc = gk_mac_parse(mac, d->info.mac);
     if (rc)
         return rc;
     return gk_xenbus_key(d->state_path, sizeof(d->state_path), d->info.backend, "state");
+}
+
+/* The nodes publish writes, under the front end's directory. */
+struct publish_keys {
+    const struct gk_net *d;
+    char tx_ref[64], rx_ref[64], port[64], copy[64], notify[64], state[64];
+};
+
+static int publish_body(uint32_t tx, void *ctx)
+{
+    const struct publish_keys *k = ctx;
+    char old[16];
+    int rc = gk_xs_printf(tx, k->tx_ref, "%u", k->d->info.tx_ring_ref);
+    if (rc == 0)
+        rc = gk_xs_printf(tx, k->rx_ref, "%u", k->d->info.rx_ring_ref);
+    if (rc == 0)
+        rc = gk_xs_printf(tx, k->port, "%u", k->d->info.port);
+    if (rc == 0)
+        rc = gk_xs_write(tx, k->copy, "1");
+    if (rc == 0)
+        rc = gk_xs_write(tx, k->notify, "1");
+    if (rc == 0)
+        rc = gk_xs_read(tx, k->state, old, sizeof(old));   /* the device must still exist */
+    return rc;
 }
 
 /* The ring refs, the port and the two requests, all at once. */
 static int publish(struct gk_net *d)
 {
     const char *fe = d->info.frontend;
-    char tx_ref[64], rx_ref[64], port[64], copy[64], notify[64], state[64];
-    int rc = gk_xenbus_key(tx_ref, sizeof(tx_ref), fe, "tx-ring-ref");
+    struct publish_keys k = { .d = d };
+    int rc = gk_xenbus_key(k.tx_ref, sizeof(k.tx_ref), fe, "tx-ring-ref");
     if (rc == 0)
-        rc = gk_xenbus_key(rx_ref, sizeof(rx_ref), fe, "rx-ring-ref");
+        rc = gk_xenbus_key(k.rx_ref, sizeof(k.rx_ref), fe, "rx-ring-ref");
     if (rc == 0)
-        rc = gk_xenbus_key(port, sizeof(port), fe, "event-channel");
+        rc = gk_xenbus_key(k.port, sizeof(k.port), fe, "event-channel");
     if (rc == 0)
-        rc = gk_xenbus_key(copy, sizeof(copy), fe, "request-rx-copy");
+        rc = gk_xenbus_key(k.copy, sizeof(k.copy), fe, "request-rx-copy");
     if (rc == 0)
-        rc = gk_xenbus_key(notify, sizeof(notify), fe, "feature-rx-notify");
+        rc = gk_xenbus_key(k.notify, sizeof(k.notify), fe, "feature-rx-notify");
     if (rc == 0)
-        rc = gk_xenbus_key(state, sizeof(state), fe, "state");
-    if (rc)
-        return rc;
-    for (int tries = 0; tries < GK_XENBUS_SWITCH_TRIES; tries++) {
-        uint32_t tx;
-        rc = gk_xs_transaction_start(&tx);
-        if (rc)
-            return rc;
-        char old[16];
-        rc = gk_xs_printf(tx, tx_ref, "%u", d->info.tx_ring_ref);
-        if (rc == 0)
-            rc = gk_xs_printf(tx, rx_ref, "%u", d->info.rx_ring_ref);
-        if (rc == 0)
-            rc = gk_xs_printf(tx, port, "%u", d->info.port);
-        if (rc == 0)
-            rc = gk_xs_write(tx, copy, "1");
-        if (rc == 0)
-            rc = gk_xs_write(tx, notify, "1");
-        if (rc == 0)
-            rc = gk_xs_read(tx, state, old, sizeof(old));   /* the device must still exist */
-        if (rc < 0) {
-            gk_xs_transaction_end(tx, 1);
-            return rc == -XEN_ENOBUFS ? -XEN_EINVAL : rc;
-        }
-        rc = gk_xs_transaction_end(tx, 0);
-        if (rc != -XEN_EAGAIN)
-            return rc;
-    }
-    return -XEN_EAGAIN;
+        rc = gk_xenbus_key(k.state, sizeof(k.state), fe, "state");
+    return rc ? rc : gk_xs_transact(publish_body, &k);
 }
 
 /* ---- pages, grants, port ------------------------------------------------------ */
@@ -286,56 +243,30 @@ static int setup_pages(struct gk_net *d)
     return 0;
 }
 
-/* Undo setup_pages: the port, the grants (retried while the back end
- * still maps a page), the mappings, the pages whose grant ended. */
-static int release_pages(struct gk_net *d)
+/* Undo setup_pages: the port, the mappings, the grants (retried while the
+ * back end still maps a page) and the pages whose grant ended. */
+static int release_pages(void *ctx)
 {
-    int rc = 0;
+    struct gk_net *d = ctx;
     if (d->port_open) {
         gk_evtchn_close(d->info.port);
         d->port_open = 0;
     }
-    uint64_t until = gk_now_ns() + END_GRANT_NS;
-    unsigned int left;
-    do {
-        left = 0;
-        for (unsigned int i = 0; i < d->ngrants; i++) {
-            if (d->gref[i] == 0)
-                continue;
-            if (gk_gnttab_end(d->gref[i]) == 0)
-                d->gref[i] = 0;
-            else
-                left++;
-        }
-        if (left)
-            gk_sleep_ns(GK_NS_PER_MS);
-    } while (left && gk_now_ns() < until);
-    if (left)
-        rc = -XEN_EBUSY;
     if (d->mapped) {
         gk_unmap_range(GK_NET_VA, NPAGES);
         d->mapped = 0;
     }
-    for (unsigned int i = 0; i < d->npages; i++) {
-        if (i < d->ngrants && d->gref[i])
-            continue;       /* still granted: the back end may use it; never reuse */
-        gk_free_pfn(d->pfn[i]);
-    }
+    int rc = gk_gnttab_end_and_free(d->gref, d->ngrants, d->pfn, d->npages, END_GRANT_NS);
     d->npages = d->ngrants = 0;
     return rc;
 }
 
 /* Take the vif down. `published`: the back end knows of the rings, so
  * say Closing and wait for it to let go first. */
-static int release_ctx(void *ctx)
-{
-    return release_pages(ctx);
-}
-
 static int disconnect(struct gk_net *d, int published, uint64_t wait_ns)
 {
     int rc = gk_xenbus_close_device(d->info.frontend, d->info.backend, d->state_path, d->token, published, wait_ns,
-                                    release_ctx, d);
+                                    release_pages, d);
     d->connected = 0;
     return rc;
 }
@@ -364,22 +295,9 @@ int gk_net_open(struct gk_net **out)
     if (rc)
         goto fail;
 
-    /* Ours to start: Initialising, or Closed by an earlier close. */
-    int st = gk_xenbus_read_state(GK_XS_TX_NONE, d->info.frontend);
-    if (st == -XEN_ENOENT)
-        st = -XEN_ENODEV;
-    if (st < 0) {
-        rc = st;
+    rc = gk_xenbus_claim_device(d->info.frontend);
+    if (rc)
         goto fail;
-    }
-    if (st == XenbusStateClosed || st == XenbusStateUnknown) {
-        rc = gk_xenbus_switch_state(d->info.frontend, XenbusStateInitialising);
-        if (rc)
-            goto fail;
-    } else if (st != XenbusStateInitialising) {
-        rc = -XEN_EBUSY;
-        goto fail;
-    }
 
     rc = gk_xs_watch(d->state_path, d->token);
     if (rc)

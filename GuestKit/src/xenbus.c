@@ -756,22 +756,14 @@ int gk_xenbus_read_state(uint32_t tx, const char *dir)
     return v <= XenbusStateReconfigured ? (int)v : -XEN_EINVAL;
 }
 
-int gk_xenbus_switch_state(const char *dir, enum xenbus_state state)
+int gk_xs_transact(int (*body)(uint32_t tx, void *ctx), void *ctx)
 {
-    char path[XENSTORE_ABS_PATH_MAX + 1];
-    int rc = state_path(path, sizeof(path), dir);
-    if (rc)
-        return rc;
     for (int tries = 0; tries < GK_XENBUS_SWITCH_TRIES; tries++) {
         uint32_t tx;
-        rc = gk_xs_transaction_start(&tx);
+        int rc = gk_xs_transaction_start(&tx);
         if (rc)
             return rc;
-        /* The node must exist (a device being removed has none). */
-        char old[16];
-        rc = gk_xs_read(tx, path, old, sizeof(old));
-        if (rc >= 0)
-            rc = gk_xs_printf(tx, path, "%d", (int)state);
+        rc = body(tx, ctx);
         if (rc < 0) {
             gk_xs_transaction_end(tx, 1);
             return rc == -XEN_ENOBUFS ? -XEN_EINVAL : rc;
@@ -783,7 +775,55 @@ int gk_xenbus_switch_state(const char *dir, enum xenbus_state state)
     return -XEN_EAGAIN;
 }
 
+struct switch_args {
+    const char *path;
+    enum xenbus_state state;
+};
+
+/* The node must exist (a device being removed has none). */
+static int switch_body(uint32_t tx, void *ctx)
+{
+    const struct switch_args *a = ctx;
+    char old[16];
+    int rc = gk_xs_read(tx, a->path, old, sizeof(old));
+    return rc < 0 ? rc : gk_xs_printf(tx, a->path, "%d", (int)a->state);
+}
+
+int gk_xenbus_switch_state(const char *dir, enum xenbus_state state)
+{
+    char path[XENSTORE_ABS_PATH_MAX + 1];
+    int rc = state_path(path, sizeof(path), dir);
+    if (rc)
+        return rc;
+    struct switch_args a = { path, state };
+    return gk_xs_transact(switch_body, &a);
+}
+
 /* ---- what every front-end needs ------------------------------------------------- */
+
+int gk_xenbus_claim_device(const char *frontend)
+{
+    /* Ours to start: Initialising, or Closed by an earlier close. */
+    int st = gk_xenbus_read_state(GK_XS_TX_NONE, frontend);
+    if (st < 0)
+        return st == -XEN_ENOENT ? -XEN_ENODEV : st;
+    if (st == XenbusStateClosed || st == XenbusStateUnknown)
+        return gk_xenbus_switch_state(frontend, XenbusStateInitialising);
+    return st == XenbusStateInitialising ? 0 : -XEN_EBUSY;
+}
+
+long gk_xenbus_device_id(const char *name)
+{
+    if (!*name)
+        return -1;
+    unsigned long v = 0;
+    for (; *name; name++) {
+        if (*name < '0' || *name > '9' || v > 0xffffffffUL / 10)
+            return -1;
+        v = v * 10 + (unsigned long)(*name - '0');
+    }
+    return v <= 0xffffffffUL ? (long)v : -1;
+}
 
 int gk_xenbus_key(char *buf, size_t size, const char *dir, const char *key)
 {

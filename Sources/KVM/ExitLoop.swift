@@ -14,11 +14,7 @@ extension KVMVCPU {
         // A vCPU started by VCPUOP_initialise brings segment bases (and maybe more) to load first.
         if !vcpu.pv.dirty.isEmpty, !applyArchState() { return }
         // Taken down (or preempted) before it first ran: a kick sent before the thread existed was lost.
-        if vcpu.preemptRequested.load(ordering: .relaxed) {
-            loadRegisters(&regs)        // the start state, already in the synced area
-            vcpu.willPark(regs)
-            if !domain.preempted(vcpu) { return }
-        }
+        if vcpu.preemptRequested.load(ordering: .relaxed), !yieldCPU(&regs) { return }
         while !vcpu.stopRequested.load(ordering: .acquiring) {
             let rc = ckvm_run(fd)
             vcpu.exits.add(1, ordering: .relaxed)
@@ -56,14 +52,17 @@ extension KVMVCPU {
             }
             if case .stop = action { return }
             if !vcpu.pv.dirty.isEmpty, !applyArchState() { return }
-            // The credit scheduler wants this physical CPU for someone else, or the vCPU went down or its
-            // domain was paused: leave the registers where tools can read them, then queue or sleep.
-            if vcpu.preemptRequested.load(ordering: .relaxed) {
-                loadRegisters(&regs)
-                vcpu.willPark(regs)
-                if !domain.preempted(vcpu) { return }
-            }
+            if vcpu.preemptRequested.load(ordering: .relaxed), !yieldCPU(&regs) { return }
         }
+    }
+
+    /// The credit scheduler wants this physical CPU for someone else, or the vCPU went down or its domain
+    /// was paused: leave the registers (current in the synced area) where tools and save read them, then
+    /// queue or sleep. False: the domain is ending.
+    private func yieldCPU(_ regs: inout CPURegisters) -> Bool {
+        loadRegisters(&regs)
+        vcpu.willPark(regs)
+        return vcpu.domain.preempted(vcpu)
     }
 
     /// Why an exit other than a hypercall, an exception or a kick can only mean a broken guest.

@@ -15,17 +15,9 @@ extension Benchmarks {
         let server = try ControlServer(manager: manager, path: socket)
         server.start()
         defer { server.stop() }
-        let client = try UnixSocket.connect(to: socket)
-        _ = client.readLine()                                  // the greeting
+        let connection = try ControlConnection(path: socket)
         func call(_ argv: [String]) throws -> ControlReply {
-            guard let request = try? JSONEncoder().encode(ControlRequest(argv: argv)), client.write(request + Data("\n".utf8)) else {
-                throw ToolstackError.invalid(object: "control socket", problem: "cannot send \(argv.joined(separator: " "))")
-            }
-            var answer: ControlReply? = nil
-            while answer == nil, let line = client.readLine(), let reply = ControlReply(line: line) {
-                if !reply.progress { answer = reply }          // progress lines come before a save's answer
-            }
-            guard let reply = answer else {
+            guard let reply = connection.call(argv) else {
                 throw ToolstackError.invalid(object: "control socket", problem: "no reply to \(argv.joined(separator: " "))")
             }
             if let error = reply.error { throw ToolstackError.invalid(object: "hv \(argv[0])", problem: error) }

@@ -139,9 +139,7 @@ extension DomainManager {
                       let pfn = control.frameStatus((leaf.entry & PTE.addressMask) >> 12)?.pfn else {
                     throw HypervisorError(.EFAULT, d.label, "restore", "its p2m list at 0x\(String(list, radix: 16)) is not mapped")
                 }
-                // Little-endian words, the guest's byte order.
-                let bytes = p2m[first..<min(first + 512, entries)].flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * UInt64($0))) } }
-                try control.write(d, pfn: Int(pfn), bytes: bytes)
+                try control.write(d, pfn: Int(pfn), words: Array(p2m[first..<min(first + 512, entries)]))
             }
         } catch { throw .hypervisor(error) }
     }

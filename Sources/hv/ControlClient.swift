@@ -3,41 +3,6 @@ import Glibc
 import Synchronization
 import Toolstack
 
-/// A connection to the daemon's control socket: the greeting checked, then requests and replies.
-final class ControlConnection {
-    let socket: UnixSocket
-    let path: String
-
-    /// Why no connection: the message says how to get a daemon.
-    struct Unavailable: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    init(path: String) throws(Unavailable) {
-        self.path = path
-        do { socket = try UnixSocket.connect(to: path) } catch {
-            throw Unavailable(description: "no hypervisor daemon answers at \(path) (\(error)); start one with `hv daemon &` or `hv shell`, or point HV_SOCKET at one")
-        }
-        guard let line = socket.readLine(), let greeting = try? JSONDecoder().decode(ControlGreeting.self, from: line) else {
-            throw Unavailable(description: "\(path) answered, but not with a hypervisor daemon's greeting")
-        }
-        guard greeting.protocol == ControlProtocol.version else {
-            throw Unavailable(description: "the daemon at \(path) (\(greeting.hypervisor)) speaks control protocol \(greeting.protocol); this hv speaks \(ControlProtocol.version): use the same hv for both")
-        }
-    }
-
-    /// Sends one request and waits for its reply; nil if the daemon went away.
-    func call(_ argv: [String], json: Bool = false) -> ControlReply? {
-        guard let request = try? JSONEncoder().encode(ControlRequest(argv: argv, json: json)),
-              socket.write(request + Data("\n".utf8)) else { return nil }
-        while let line = socket.readLine(), let reply = ControlReply(line: line) {
-            guard reply.progress else { return reply }
-            report(reply.text)            // progress goes to standard error, the answer to standard output
-        }
-        return nil
-    }
-}
-
 /// `hv VERB …` for the control verbs: runs the verb in the daemon and prints its answer.
 enum ControlClient {
     /// Runs one verb; returns the exit status.
@@ -67,7 +32,7 @@ enum ControlClient {
         case "console" where !argv.contains("--log"): return ConsoleAttach.run(connection, argv: argv)
         default: break
         }
-        guard let reply = connection.call(argv, json: json) else {
+        guard let reply = connection.call(argv, json: json, progress: report) else {
             report("hv \(verb.name): the daemon closed the connection")
             return 1
         }

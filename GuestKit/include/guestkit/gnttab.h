@@ -78,6 +78,18 @@ int gk_gnttab_set(grant_ref_t ref, domid_t domid, unsigned long mfn, int readonl
 /* Revoke the grant and free the ref: 0, or -XEN_EBUSY while it is mapped
  * (the grant stays), or -XEN_EINVAL for a ref not held. */
 int gk_gnttab_end(grant_ref_t ref);
+/* End every grant in refs[0..n) that is not 0, zeroing each ref that
+ * ended; while some are still mapped, try again every millisecond for up
+ * to `patience_ns` (0: one pass). Returns how many are still granted (a
+ * front end tearing down leaves those pages alone: the back end may still
+ * use them). */
+unsigned int gk_gnttab_end_all(grant_ref_t *refs, unsigned int n, uint64_t patience_ns);
+/* A front end's teardown of the pages it shared: gk_gnttab_end_all on
+ * refs[0..nrefs), then gk_free_pfn of every pfns[i] (i < npages) whose
+ * ref (if i < nrefs) ended. 0, or -XEN_EBUSY if some grants stayed (their
+ * pages are never reused: the back end may still write them). */
+int gk_gnttab_end_and_free(grant_ref_t *refs, unsigned int nrefs, const unsigned long *pfns, unsigned int npages,
+                           uint64_t patience_ns);
 /* The entry's flags now (GTF_*), 0 beyond the table. */
 uint16_t gk_gnttab_flags(grant_ref_t ref);
 

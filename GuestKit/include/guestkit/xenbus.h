@@ -58,7 +58,7 @@ extern "C" {
 /* Bytes of watch events kept until gk_xs_wait_watch takes them; when full,
  * the oldest are dropped (gk_xs_watch_dropped counts them). */
 #define GK_XS_WATCH_QUEUE_BYTES 8192
-/* gk_xenbus_switch_state's attempts before giving up with -XEN_EAGAIN. */
+/* gk_xs_transact's (and so gk_xenbus_switch_state's) attempts before giving up with -XEN_EAGAIN. */
 #define GK_XENBUS_SWITCH_TRIES  64
 
 /* ---- connection ------------------------------------------------------------ */
@@ -123,6 +123,11 @@ int gk_xs_transaction_start(uint32_t *tx);
 /* XS_TRANSACTION_END: commit ("T") or, if abort, discard ("F"). A commit
  * that conflicted with another change is -XEN_EAGAIN: start over. */
 int gk_xs_transaction_end(uint32_t tx, int abort);
+/* Runs body(tx, ctx) in a transaction and commits it, starting over while
+ * the commit conflicts (at most GK_XENBUS_SWITCH_TRIES times, then
+ * -XEN_EAGAIN). A negative result of the body aborts the transaction and
+ * is returned (-XEN_ENOBUFS, a value that did not fit, as -XEN_EINVAL). */
+int gk_xs_transact(int (*body)(uint32_t tx, void *ctx), void *ctx);
 
 /* ---- watches ------------------------------------------------------------------- */
 
@@ -175,6 +180,13 @@ int gk_xenbus_switch_state(const char *dir, enum xenbus_state state);
 
 /* "<dir>/<key>" into buf (-XEN_E2BIG if it does not fit). */
 int gk_xenbus_key(char *buf, size_t size, const char *dir, const char *key);
+/* A device directory's name under device/<kind> (a vbd's devid, a vif's
+ * handle): its decimal value, which fits 32 bits, or -1. */
+long gk_xenbus_device_id(const char *name);
+/* Takes a device the toolstack announced at `frontend` (device/<kind>/<id>)
+ * for a new connection: Initialising as it is, or back to Initialising
+ * from Closed. -XEN_ENODEV if there is none, -XEN_EBUSY if it is in use. */
+int gk_xenbus_claim_device(const char *frontend);
 /* The decimal node <dir>/<key>. */
 int gk_xenbus_read_number(const char *dir, const char *key, unsigned long *out);
 /* Wait until `<dir>/state` is one of `want` (a GK_XENBUS_STATE mask) and return it; one of `refuse` is
