@@ -36,6 +36,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Rounds; the median is reported.")
     var rounds: Int?
 
+    @Option(help: "Data moved by blk (its image), net (its stream) and lifecycle (the saved guest's memory); default 256M, 64M, 256M.")
+    var data: ByteSize?
+
+    @Option(help: "Domains created and destroyed by the lifecycle bench.")
+    var lifecycleDomains = 100
+
     @Option(help: "Idle domain counts for the idle bench, comma-separated.")
     var domains = "100,1000"
 
@@ -43,6 +49,10 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard lifecycleDomains >= 1 else { throw ValidationError("--lifecycle-domains must be at least 1") }
+        if let data, data.bytes < 4 << 20 || data.bytes % (1 << 20) != 0 {
+            throw ValidationError("--data must be a whole number of MiB, at least 4M (got \(data))")
+        }
         guard !idleCounts.isEmpty, idleCounts.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--domains wants positive counts separated by commas, e.g. 100,1000 (got \"\(domains)\")")
         }
@@ -65,13 +75,13 @@ struct Bench: ParsableCommand {
                 figures += try bench.scheduler(spinnerImage: defaultImagePath("spinner"), pingpongImage: defaultImagePath("pingpong"))
             }
             if name == .idle || name == .all { figures += try bench.idle(image: defaultImagePath("idle"), counts: idleCounts) }
-            if name == .blk || name == .all { figures += try bench.block(selftest: defaultImagePath("blk-selftest")) }
+            if name == .blk || name == .all { figures += try bench.block(selftest: defaultImagePath("blk-selftest"), bytes: data?.bytes ?? 256 << 20) }
             if name == .chan || name == .all {
                 figures += try bench.channel(producer: defaultImagePath("chan-producer"), consumer: defaultImagePath("chan-consumer"))
             }
-            if name == .net || name == .all { figures += try bench.network(netPing: defaultImagePath("net-ping")) }
+            if name == .net || name == .all { figures += try bench.network(netPing: defaultImagePath("net-ping"), bytes: data?.bytes ?? 64 << 20) }
             if name == .xenstore || name == .all { figures += try bench.xenStore(xsBench: defaultImagePath("xs-bench"), rounds: rounds ?? 15) }
-            if name == .lifecycle || name == .all { figures += try bench.lifecycle(idleImage: defaultImagePath("idle")) }
+            if name == .lifecycle || name == .all { figures += try bench.lifecycle(idleImage: defaultImagePath("idle"), count: lifecycleDomains, saveMiB: (data?.bytes ?? 256 << 20) >> 20) }
         } catch {
             report("hv: bench \(name.rawValue): \(error)")
             throw ExitCode(1)

@@ -62,14 +62,16 @@ extension KVMIntegration {
         }
 
         @Test func benchPrintsFiguresWithBaselineAndRatio() throws {
-            let r = try run(["bench", "all", "--json", "--calls", "300", "--rounds", "1", "--domains", "20", "--image", try imagePath("bench")])
+            let r = try run(["bench", "all", "--json", "--calls", "300", "--rounds", "1", "--domains", "20",
+                          "--data", "16M", "--lifecycle-domains", "10", "--image", try imagePath("bench")])
             #expect(r.status == 0, "\(r.err)")
             let figures = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]] ?? []
             let names = Set(figures.compactMap { $0["name"] as? String })
             for expected in ["hypercall.null_roundtrip", "boot.create_to_first_hypercall", "trap_vs_pv.virtual_if_toggle",
                              "evtchn.roundtrip", "evtchn.roundtrip_vs_eventfd", "timer.lateness_median",
                              "sched.fairness_error", "sched.switches_per_s", "sched.wakeup_latency_4x", "idle.cpu.20", "idle.memory.20",
-                             "chan.throughput.65536B", "grant.copy_4k"] {
+                             "chan.throughput.65536B", "grant.copy_4k", "blk.seq_write", "blk.rand_read_4k", "net.udp_stream",
+                             "xenstore.read", "lifecycle.create_rate", "lifecycle.save_16M"] {
                 #expect(names.contains(expected), "missing \(expected) in \(names)")
             }
             for f in figures {
